@@ -89,7 +89,9 @@ func TestBadFiles(t *testing.T) {
 }
 
 func TestPlaceholdersAndPorts(t *testing.T) {
-	env := func(k string) (string, bool) { return map[string]string{"HOST": "am.example.com", "PW": "s3cret"}[k], k == "HOST" || k == "PW" }
+	env := func(k string) (string, bool) {
+		return map[string]string{"HOST": "am.example.com", "PW": "s3cret"}[k], k == "HOST" || k == "PW"
+	}
 	c, err := Parse("x.toml", []byte("[server]\nhostname = \"$env{HOST}\"\noffset = 2\n[super_admin]\npassword = \"$env{PW}\"\n[database.apim_db]\ntype = \"postgre\"\nurl = \"jdbc:postgresql://db:5432/apim\"\npassword = \"$secret{apim_db}\"\n"),
 		Options{Env: env, Secret: func(a string) (string, error) { return "dec-" + a, nil }})
 	if err != nil {
