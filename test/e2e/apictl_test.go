@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/keyway/keyway/test/harness"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -222,14 +223,14 @@ func TestApictlFlow(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	dir := t.TempDir()
-	ks, ksPath := writeKeystore(t, dir, "apim")
-	off := freeOffset(t)
+	ks, ksPath := harness.WriteKeystore(t, dir, "apim")
+	off := harness.FreeOffset(t)
 	conf := filepath.Join(dir, "apim.toml")
-	writeFile(t, conf, serverBlock(off, ksPath, filepath.Join(dir, "trust.pem")))
-	p := startKeyway(t, "keyway apim", "apim", "--config", conf, "--data-dir", filepath.Join(dir, "data"))
-	client := clientTrusting(ks)
+	harness.WriteFile(t, conf, harness.ServerBlock(off, ksPath, filepath.Join(dir, "trust.pem")))
+	p := harness.Start(t, "keyway apim", "apim", "--config", conf, "--data-dir", filepath.Join(dir, "data"))
+	client := harness.ClientTrusting(ks)
 	apim := fmt.Sprintf("https://localhost:%d", 9443+off)
-	waitReady(t, client, apim+"/health/ready", p)
+	harness.WaitReady(t, client, apim+"/health/ready", p)
 
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"fmt"
+	"github.com/keyway/keyway/test/harness"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -22,10 +23,10 @@ func TestUpQuickStart(t *testing.T) {
 		t.Skip("curl is not installed")
 	}
 	dir := t.TempDir()
-	off := freeOffset(t)
+	off := harness.FreeOffset(t)
 	data := filepath.Join(dir, "data")
 	args := []string{"up", "--data-dir", data, "--offset", fmt.Sprint(off)}
-	p := startKeyway(t, "keyway up", args...)
+	p := harness.Start(t, "keyway up", args...)
 
 	tokenCmd, callCmd := waitForCommands(t, p)
 	out, err := exec.Command("sh", "-c", tokenCmd+"\n"+callCmd).CombinedOutput()
@@ -34,8 +35,8 @@ func TestUpQuickStart(t *testing.T) {
 	}
 
 	// Restarting keeps the deployment: the same commands work again.
-	p.stop()
-	p.start()
+	p.Stop()
+	p.Restart()
 	tokenCmd2, callCmd2 := waitForCommands(t, p)
 	if tokenCmd2 != tokenCmd || callCmd2 != callCmd {
 		t.Errorf("restart printed different commands:\n%s\n%s", tokenCmd2, callCmd2)
@@ -55,23 +56,23 @@ func TestUpQuickStart(t *testing.T) {
 }
 
 // waitForCommands waits until keyway up has printed its two commands.
-func waitForCommands(t *testing.T, p *process) (string, string) {
+func waitForCommands(t *testing.T, p *harness.Process) (string, string) {
 	t.Helper()
 	deadline := time.Now().Add(120 * time.Second)
 	for time.Now().Before(deadline) {
-		out := p.out.String()
-		toks := scanLines(out, "TOKEN=$(curl")
-		calls := scanLines(out, `-H "Authorization: Bearer $TOKEN"`)
+		out := p.Out.String()
+		toks := harness.ScanLines(out, "TOKEN=$(curl")
+		calls := harness.ScanLines(out, `-H "Authorization: Bearer $TOKEN"`)
 		if len(toks) > 0 && len(calls) > 0 {
 			return strings.TrimSpace(toks[len(toks)-1]), strings.TrimSpace(calls[len(calls)-1])
 		}
 		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("keyway up exited: %v\n%s", err, tail(out, 80))
+		case err := <-p.Done:
+			p.Done <- err
+			t.Fatalf("keyway up exited: %v\n%s", err, harness.Tail(out, 80))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	t.Fatalf("keyway up printed no commands\n%s", tail(p.out.String(), 80))
+	t.Fatalf("keyway up printed no commands\n%s", harness.Tail(p.Out.String(), 80))
 	return "", ""
 }

@@ -1,7 +1,8 @@
-// Package e2e runs Keyway as a user would: it builds the binary, starts the
-// roles as separate processes with their own keystores and truststores, and
-// drives them over HTTPS.
-package e2e
+// Package harness runs Keyway as a user would, for end-to-end tests and
+// whole-system benchmarks: it builds the binary, starts roles as separate
+// Processes with their own keystores and truststores, and drives them over
+// HTTPS.
+package harness
 
 import (
 	"bufio"
@@ -32,8 +33,8 @@ var (
 	buildErr  error
 )
 
-// keywayBinary builds cmd/keyway once per test run.
-func keywayBinary(t *testing.T) string {
+// Binary builds cmd/keyway once per test run.
+func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "keyway-e2e-bin")
@@ -54,8 +55,8 @@ func keywayBinary(t *testing.T) string {
 	return binPath
 }
 
-// freeOffset picks a port offset whose management and gateway ports are free.
-func freeOffset(t *testing.T) int {
+// FreeOffset picks a port offset whose management and gateway ports are free.
+func FreeOffset(t testing.TB) int {
 	t.Helper()
 	for range 200 {
 		off := 10000 + rand.IntN(40000)
@@ -81,75 +82,76 @@ func portsFree(ports ...int) bool {
 	return true
 }
 
-// process is a running keyway role.
-type process struct {
-	t    *testing.T
+// Process is a running keyway role.
+type Process struct {
+	t    testing.TB
 	name string
 	args []string
 	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan error
+	Out  *SyncBuffer
+	Done chan error
 }
 
-type syncBuffer struct {
+// SyncBuffer collects a process's output safely.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
 }
 
-func startKeyway(t *testing.T, name string, args ...string) *process {
+func Start(t testing.TB, name string, args ...string) *Process {
 	t.Helper()
-	p := &process{t: t, name: name, args: args}
-	p.start()
+	p := &Process{t: t, name: name, args: args}
+	p.Restart()
 	t.Cleanup(func() {
-		p.stop()
+		p.Stop()
 		if t.Failed() {
-			t.Logf("--- output of %s ---\n%s", name, tail(p.out.String(), 80))
+			t.Logf("--- output of %s ---\n%s", name, Tail(p.Out.String(), 80))
 		}
 	})
 	return p
 }
 
-func (p *process) start() {
+func (p *Process) Restart() {
 	p.t.Helper()
-	p.out = &syncBuffer{}
-	p.cmd = exec.Command(keywayBinary(p.t), p.args...)
-	p.cmd.Stdout = p.out
-	p.cmd.Stderr = p.out
+	p.Out = &SyncBuffer{}
+	p.cmd = exec.Command(Binary(p.t), p.args...)
+	p.cmd.Stdout = p.Out
+	p.cmd.Stderr = p.Out
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatalf("start %s: %v", p.name, err)
 	}
-	p.done = make(chan error, 1)
-	go func() { p.done <- p.cmd.Wait() }()
+	p.Done = make(chan error, 1)
+	go func() { p.Done <- p.cmd.Wait() }()
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (p *process) stop() {
+func (p *Process) Stop() {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-p.Done:
 	case <-time.After(20 * time.Second):
 		_ = p.cmd.Process.Kill()
-		<-p.done
+		<-p.Done
 	}
 	p.cmd = nil
 }
 
-func tail(s string, lines int) string {
+func Tail(s string, lines int) string {
 	parts := strings.Split(s, "\n")
 	if len(parts) > lines {
 		parts = parts[len(parts)-lines:]
@@ -157,8 +159,8 @@ func tail(s string, lines int) string {
 	return strings.Join(parts, "\n")
 }
 
-// waitReady polls a health URL until it answers 200.
-func waitReady(t *testing.T, client *http.Client, url string, p *process) {
+// WaitReady polls a health URL until it answers 200.
+func WaitReady(t testing.TB, client *http.Client, url string, p *Process) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
@@ -170,17 +172,17 @@ func waitReady(t *testing.T, client *http.Client, url string, p *process) {
 			}
 		}
 		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("%s exited before it was ready: %v\n%s", p.name, err, tail(p.out.String(), 60))
+		case err := <-p.Done:
+			p.Done <- err
+			t.Fatalf("%s exited before it was ready: %v\n%s", p.name, err, Tail(p.Out.String(), 60))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	t.Fatalf("%s not ready at %s\n%s", p.name, url, tail(p.out.String(), 60))
+	t.Fatalf("%s not ready at %s\n%s", p.name, url, Tail(p.Out.String(), 60))
 }
 
-// writeKeystore generates a PEM keystore for localhost and returns its path.
-func writeKeystore(t *testing.T, dir, name string) (*keystore.KeyStore, string) {
+// WriteKeystore generates a PEM keystore for localhost and returns its path.
+func WriteKeystore(t testing.TB, dir, name string) (*keystore.KeyStore, string) {
 	t.Helper()
 	ks, err := keystore.Generate(name, []string{"localhost", "127.0.0.1"})
 	if err != nil {
@@ -193,7 +195,7 @@ func writeKeystore(t *testing.T, dir, name string) (*keystore.KeyStore, string) 
 	return ks, path
 }
 
-func clientTrusting(certs ...*keystore.KeyStore) *http.Client {
+func ClientTrusting(certs ...*keystore.KeyStore) *http.Client {
 	ts := keystore.NewTrustStore("")
 	for i, c := range certs {
 		ts.Add(fmt.Sprintf("c%d", i), c.Certificate)
@@ -203,30 +205,30 @@ func clientTrusting(certs ...*keystore.KeyStore) *http.Client {
 }
 
 // api is a small JSON-over-HTTPS client with Basic credentials.
-type api struct {
-	t      *testing.T
-	client *http.Client
-	user   string
-	pass   string
-	bearer string
+type API struct {
+	T      testing.TB
+	Client *http.Client
+	User   string
+	Pass   string
+	Bearer string
 }
 
-func (a *api) do(method, url string, body any, want int, out any) []byte {
-	a.t.Helper()
-	status, data := a.raw(method, url, body)
+func (a *API) Do(method, url string, body any, want int, out any) []byte {
+	a.T.Helper()
+	status, data := a.Raw(method, url, body)
 	if status != want {
-		a.t.Fatalf("%s %s: status %d, want %d: %s", method, url, status, want, data)
+		a.T.Fatalf("%s %s: status %d, want %d: %s", method, url, status, want, data)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			a.t.Fatalf("%s %s: decode %s: %v", method, url, data, err)
+			a.T.Fatalf("%s %s: decode %s: %v", method, url, data, err)
 		}
 	}
 	return data
 }
 
-func (a *api) raw(method, url string, body any) (int, []byte) {
-	a.t.Helper()
+func (a *API) Raw(method, url string, body any) (int, []byte) {
+	a.T.Helper()
 	var rdr io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -234,28 +236,28 @@ func (a *api) raw(method, url string, body any) (int, []byte) {
 	}
 	req, err := http.NewRequestWithContext(context.Background(), method, url, rdr)
 	if err != nil {
-		a.t.Fatal(err)
+		a.T.Fatal(err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	if a.bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+a.bearer)
-	} else if a.user != "" {
-		req.SetBasicAuth(a.user, a.pass)
+	if a.Bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+a.Bearer)
+	} else if a.User != "" {
+		req.SetBasicAuth(a.User, a.Pass)
 	}
-	resp, err := a.client.Do(req)
+	resp, err := a.Client.Do(req)
 	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, url, err)
+		a.T.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, data
 }
 
-// scanLines returns the lines of s that contain substr.
-func scanLines(s, substr string) []string {
+// ScanLines returns the lines of s that contain substr.
+func ScanLines(s, substr string) []string {
 	var out []string
 	sc := bufio.NewScanner(strings.NewReader(s))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
