@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -61,9 +63,15 @@ func LoadTrustStore(o Options) (*TrustStore, error) {
 	return ts, nil
 }
 
+// pemAliasPrefix starts the comment line that names the next certificate of
+// a PEM truststore. A comment outside the PEM block (rather than a PEM
+// header) keeps the file readable by OpenSSL, curl --cacert and Java.
+const pemAliasPrefix = "# alias: "
+
 func parsePEMCerts(data []byte) ([]TrustedCert, error) {
 	var out []TrustedCert
 	for {
+		before := data
 		var block *pem.Block
 		block, data = pem.Decode(data)
 		if block == nil {
@@ -76,12 +84,31 @@ func parsePEMCerts(data []byte) ([]TrustedCert, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parse certificate: %w", err)
 		}
-		alias := block.Headers["Alias"]
+		alias := block.Headers["Alias"] // files written by earlier versions
+		if alias == "" {
+			alias = commentAlias(before)
+		}
 		if alias == "" {
 			alias = c.Subject.CommonName
 		}
 		out = append(out, TrustedCert{Alias: alias, Cert: c})
 	}
+}
+
+// commentAlias finds the "# alias: NAME" line in the text before the first
+// PEM block of data.
+func commentAlias(data []byte) string {
+	i := bytes.Index(data, []byte("-----BEGIN"))
+	if i < 0 {
+		return ""
+	}
+	alias := ""
+	for _, line := range strings.Split(string(data[:i]), "\n") {
+		if a, ok := strings.CutPrefix(strings.TrimSpace(line), strings.TrimSpace(pemAliasPrefix)); ok {
+			alias = strings.TrimSpace(a)
+		}
+	}
+	return alias
 }
 
 // Entries returns a copy of the trusted certificates.
@@ -117,7 +144,8 @@ func (t *TrustStore) Save() error {
 		data, err = encodePKCS12Trust(t.entries, t.Password)
 	default:
 		for _, e := range t.entries {
-			data = append(data, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Headers: map[string]string{"Alias": e.Alias}, Bytes: e.Cert.Raw})...)
+			data = append(data, pemAliasPrefix+strings.ReplaceAll(e.Alias, "\n", " ")+"\n"...)
+			data = append(data, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.Cert.Raw})...)
 		}
 	}
 	if err != nil {
