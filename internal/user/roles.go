@@ -1,0 +1,273 @@
+package user
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/keyway/keyway/internal/db"
+)
+
+const roleCols = `id, name, aud_type, aud_value, created, updated`
+
+func scanRole(sc interface{ Scan(...any) error }) (*Role, error) {
+	var r Role
+	var created, updated int64
+	if err := sc.Scan(&r.ID, &r.Name, &r.AudienceType, &r.AudienceValue, &created, &updated); err != nil {
+		return nil, err
+	}
+	r.Created, r.Updated = fromMillis(created), fromMillis(updated)
+	return &r, nil
+}
+
+func validRole(r *Role) error {
+	if strings.TrimSpace(r.Name) == "" || len(r.Name) > 255 {
+		return fmt.Errorf("%w: the role name must have 1 to 255 characters", ErrInvalid)
+	}
+	switch r.AudienceType {
+	case "":
+		r.AudienceType = AudienceOrganization
+	case AudienceOrganization:
+	case AudienceApplication:
+		if r.AudienceValue == "" {
+			return fmt.Errorf("%w: an application-audience role needs the application id", ErrInvalid)
+		}
+	default:
+		return fmt.Errorf("%w: audience type %q (use organization or application)", ErrInvalid, r.AudienceType)
+	}
+	for _, p := range r.Permissions {
+		if strings.TrimSpace(p) == "" || len(p) > 255 {
+			return fmt.Errorf("%w: permission %q", ErrInvalid, p)
+		}
+	}
+	return nil
+}
+
+// GetRole returns a role with its permissions, user ids and group ids.
+func (s *Store) GetRole(ctx context.Context, id string) (*Role, error) {
+	return s.getRole(ctx, `SELECT `+roleCols+` FROM usr_roles WHERE id = ?`, id)
+}
+
+// GetRoleByName finds a role by name, ignoring case; when an organisation
+// role and application roles share the name, the organisation role wins.
+func (s *Store) GetRoleByName(ctx context.Context, name string) (*Role, error) {
+	return s.getRole(ctx, `SELECT `+roleCols+` FROM usr_roles WHERE name_lc = ? ORDER BY aud_type DESC, aud_value`, strings.ToLower(name))
+}
+
+func (s *Store) getRole(ctx context.Context, q, arg string) (*Role, error) {
+	r, err := scanRole(s.d.QueryRowContext(ctx, q, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get role: %w", err)
+	}
+	if err := s.fillRole(ctx, r, true); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (s *Store) fillRole(ctx context.Context, r *Role, members bool) error {
+	var err error
+	if r.Permissions, err = queryStrings(ctx, s.d, `SELECT permission FROM usr_role_permissions WHERE role_id = ? ORDER BY permission`, r.ID); err != nil {
+		return fmt.Errorf("permissions of role %s: %w", r.ID, err)
+	}
+	if !members {
+		return nil
+	}
+	if r.Users, err = queryStrings(ctx, s.d, `SELECT user_id FROM usr_role_users WHERE role_id = ? ORDER BY user_id`, r.ID); err != nil {
+		return fmt.Errorf("users of role %s: %w", r.ID, err)
+	}
+	if r.Groups, err = queryStrings(ctx, s.d, `SELECT group_id FROM usr_role_groups WHERE role_id = ? ORDER BY group_id`, r.ID); err != nil {
+		return fmt.Errorf("groups of role %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// CreateRole stores r with its permissions and members. Unknown user or
+// group ids are ErrNotFound; a name taken in the same audience is ErrConflict.
+func (s *Store) CreateRole(ctx context.Context, r *Role) error {
+	if err := validRole(r); err != nil {
+		return err
+	}
+	if r.ID == "" {
+		r.ID = uuid.NewString()
+	}
+	now := s.now()
+	err := s.d.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usr_roles (id, name, name_lc, aud_type, aud_value, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.Name, strings.ToLower(r.Name), r.AudienceType, r.AudienceValue, now, now); err != nil {
+			if db.IsUniqueViolation(err) {
+				return fmt.Errorf("role %q: %w", r.Name, ErrConflict)
+			}
+			return fmt.Errorf("insert role: %w", err)
+		}
+		return writeRoleLinks(ctx, tx, r)
+	})
+	if err != nil {
+		return err
+	}
+	r.Created, r.Updated = fromMillis(now), fromMillis(now)
+	return nil
+}
+
+// UpdateRole replaces the name, permissions, users and groups of a role.
+func (s *Store) UpdateRole(ctx context.Context, r *Role) error {
+	if err := validRole(r); err != nil {
+		return err
+	}
+	now := s.now()
+	err := s.d.InTx(ctx, func(tx *db.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE usr_roles SET name = ?, name_lc = ?, aud_type = ?, aud_value = ?, updated = ? WHERE id = ?`,
+			r.Name, strings.ToLower(r.Name), r.AudienceType, r.AudienceValue, now, r.ID)
+		if err != nil {
+			if db.IsUniqueViolation(err) {
+				return fmt.Errorf("role %q: %w", r.Name, ErrConflict)
+			}
+			return fmt.Errorf("update role: %w", err)
+		}
+		if err := oneRow(res, "role "+r.ID); err != nil {
+			return err
+		}
+		for _, q := range []string{`DELETE FROM usr_role_permissions WHERE role_id = ?`, `DELETE FROM usr_role_users WHERE role_id = ?`, `DELETE FROM usr_role_groups WHERE role_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, r.ID); err != nil {
+				return fmt.Errorf("update role: %w", err)
+			}
+		}
+		return writeRoleLinks(ctx, tx, r)
+	})
+	if err != nil {
+		return err
+	}
+	r.Updated = fromMillis(now)
+	return nil
+}
+
+func writeRoleLinks(ctx context.Context, tx *db.Tx, r *Role) error {
+	for _, p := range uniq(r.Permissions) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usr_role_permissions (role_id, permission) VALUES (?, ?)`, r.ID, p); err != nil {
+			return fmt.Errorf("add permission %q: %w", p, err)
+		}
+	}
+	for _, id := range uniq(r.Users) {
+		if err := mustExist(ctx, tx, `SELECT COUNT(*) FROM usr_users WHERE id = ?`, id, "user"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usr_role_users (role_id, user_id) VALUES (?, ?)`, r.ID, id); err != nil {
+			return fmt.Errorf("add user %s to role: %w", id, err)
+		}
+	}
+	for _, id := range uniq(r.Groups) {
+		if err := mustExist(ctx, tx, `SELECT COUNT(*) FROM usr_groups WHERE id = ?`, id, "group"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usr_role_groups (role_id, group_id) VALUES (?, ?)`, r.ID, id); err != nil {
+			return fmt.Errorf("add group %s to role: %w", id, err)
+		}
+	}
+	return nil
+}
+
+func mustExist(ctx context.Context, tx *db.Tx, q, id, what string) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, q, id).Scan(&n); err != nil {
+		return fmt.Errorf("check %s %s: %w", what, id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s %s: %w", what, id, ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteRole removes a role and its links.
+func (s *Store) DeleteRole(ctx context.Context, id string) error {
+	return s.d.InTx(ctx, func(tx *db.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM usr_roles WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("delete role: %w", err)
+		}
+		if err := oneRow(res, "role "+id); err != nil {
+			return err
+		}
+		for _, q := range []string{`DELETE FROM usr_role_permissions WHERE role_id = ?`, `DELETE FROM usr_role_users WHERE role_id = ?`, `DELETE FROM usr_role_groups WHERE role_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return fmt.Errorf("delete role links: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+var roleColumns = map[string]string{"displayname": "name_lc", "name": "name_lc", "id": "id", "audience.type": "aud_type", "audience.value": "LOWER(aud_value)"}
+
+// ListRoles lists roles ordered by name, each with permissions and members.
+func (s *Store) ListRoles(ctx context.Context, f Filter) ([]*Role, int, error) {
+	where, args, err := filterClause(f, roleColumns)
+	if err != nil {
+		return nil, 0, err
+	}
+	var total int
+	if err := s.d.QueryRowContext(ctx, `SELECT COUNT(*) FROM usr_roles`+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count roles: %w", err)
+	}
+	out, err := s.queryRoles(ctx, `SELECT `+roleCols+` FROM usr_roles`+where+` ORDER BY name_lc, aud_type, aud_value LIMIT ? OFFSET ?`, append(args, limitOf(f), max(f.Offset, 0))...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list roles: %w", err)
+	}
+	for _, r := range out {
+		if err := s.fillRole(ctx, r, true); err != nil {
+			return nil, 0, err
+		}
+	}
+	return out, total, nil
+}
+
+func (s *Store) queryRoles(ctx context.Context, q string, args ...any) ([]*Role, error) {
+	rows, err := s.d.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Role
+	for rows.Next() {
+		r, err := scanRole(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// RolesOf returns the roles a user holds directly or through a group, with
+// their permissions (members are not loaded).
+func (s *Store) RolesOf(ctx context.Context, userID string) ([]*Role, error) {
+	out, err := s.queryRoles(ctx, `SELECT `+roleCols+` FROM usr_roles WHERE id IN (SELECT role_id FROM usr_role_users WHERE user_id = ?)
+		OR id IN (SELECT rg.role_id FROM usr_role_groups rg JOIN usr_group_members gm ON gm.group_id = rg.group_id WHERE gm.user_id = ?)
+		ORDER BY name_lc, aud_type, aud_value`, userID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("roles of user %s: %w", userID, err)
+	}
+	for _, r := range out {
+		if err := s.fillRole(ctx, r, false); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func uniq(in []string) []string {
+	seen := make(map[string]bool, len(in))
+	out := make([]string, 0, len(in))
+	for _, v := range in {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
