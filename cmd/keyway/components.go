@@ -6,8 +6,14 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/keyway/keyway/internal/db"
+	"strings"
+	"sync"
+
+	"github.com/keyway/keyway/internal/apim"
 	"github.com/keyway/keyway/internal/doctor"
+	"github.com/keyway/keyway/internal/events"
+	"github.com/keyway/keyway/internal/gateway"
+	"github.com/keyway/keyway/internal/gateway/revocation"
 	"github.com/keyway/keyway/internal/healthcheck"
 	"github.com/keyway/keyway/internal/identity"
 	"github.com/keyway/keyway/internal/identity/listener"
@@ -15,6 +21,8 @@ import (
 	"github.com/keyway/keyway/internal/platform"
 	"github.com/keyway/keyway/internal/secret"
 	"github.com/keyway/keyway/internal/ui"
+	"github.com/keyway/keyway/internal/user"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 )
 
@@ -58,13 +66,94 @@ func identityComponents(ctx context.Context, p *platform.Platform) ([]platform.C
 // apimComponents are the parts of the API Manager all-in-one role
 // (control plane, portals and the gateway).
 func apimComponents(ctx context.Context, p *platform.Platform) ([]platform.Component, error) {
-	return nil, nil
+	apimDB, err := node.OpenDatabase(ctx, p, p.Config.Database.APIM, "apim_db")
+	if err != nil {
+		return nil, err
+	}
+	comps := []platform.Component{closer{name: "apim-database", close: func(context.Context) error { return apimDB.Close() }}}
+	fail := func(err error) ([]platform.Component, error) {
+		closeAll(comps)
+		return nil, err
+	}
+	sharedDB, err := node.OpenDatabase(ctx, p, p.Config.Database.Shared, "shared_db")
+	if err != nil {
+		return fail(err)
+	}
+	comps = append(comps, closer{name: "shared-database", close: func(context.Context) error { return sharedDB.Close() }})
+
+	// Revocations from key managers (POST /internal/data/v1/notify) are
+	// persisted in apim_db and fanned out on the bus to every gateway.
+	users := &lateDirectory{}
+	revocations, err := revocation.NewService(ctx, apimDB, p.Bus, users, p.Logger.With("component", "revocation"))
+	if err != nil {
+		return fail(err)
+	}
+	comps = append(comps, closer{name: "revocations", close: func(context.Context) error { return revocations.Close() }})
+
+	cp, err := apim.New(ctx, p, apimDB, sharedDB,
+		apim.WithRevocations(revocations),
+		apim.WithRevocationListener(residentRevocations{svc: revocations, logger: p.Logger}))
+	if err != nil {
+		return fail(err)
+	}
+	users.set(cp.Users())
+	comps = append(comps, cp, mounter{name: "notify", mount: revocations.Mount})
+
+	redisClient, err := redisFor(ctx, p)
+	if err != nil {
+		return fail(err)
+	}
+	gw, err := gateway.New(ctx, gateway.Config{
+		Source: cp.Source(), Bus: p.Bus, Trust: p.Trust, Signer: p.Primary, Redis: redisClient,
+		Logger: p.Logger, Metrics: p.Metrics,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	comps = append(comps, gw)
+	// Read your writes on the all-in-one node: a change made through the REST
+	// APIs is live at the in-process gateway before the call answers (the
+	// gateway's own subscription still covers events from other nodes).
+	unsubscribe := p.Bus.Subscribe(func(e events.Event) {
+		switch e.Type {
+		case events.TokenRevoked, events.ConsumerKeyRevoked, events.SubjectEntityRevoked:
+			return
+		}
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := gw.Reload(rctx); err != nil {
+			p.Logger.Warn("gateway snapshot reload after a control-plane change failed; it retries in the background", "event", e.Type, "err", err)
+		}
+	})
+	comps = append(comps, closer{name: "gateway-sync", close: func(context.Context) error { unsubscribe(); return nil }})
+
+	portals := []ui.Portal{ui.Publisher, ui.DevPortal, ui.Admin}
+	if err := ui.EnsureClient(ctx, cp.Resident().Engine().Clients(), p.BaseURL, portals...); err != nil {
+		return fail(err)
+	}
+	comps = append(comps, ui.New("Keyway API Manager", portals...))
+	return comps, nil
 }
 
 // gatewayComponents are the parts of a gateway-only node that pulls its
-// snapshot from the control plane at controlPlane.
+// snapshot from the control plane at controlPlane and keeps serving the last
+// one while the control plane is away.
 func gatewayComponents(ctx context.Context, p *platform.Platform, controlPlane string) ([]platform.Component, error) {
-	return nil, nil
+	redisClient, err := redisFor(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	src := gateway.NewRemoteSource(strings.TrimSuffix(controlPlane, "/"), p.Trust.HTTPClient(30*time.Second), p.Config.SuperAdmin.Username, p.Config.SuperAdmin.Password)
+	gw, err := gateway.New(ctx, gateway.Config{
+		Source: src, Bus: p.Bus, Trust: p.Trust, Signer: p.Primary, Redis: redisClient,
+		Logger: p.Logger, Metrics: p.Metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	followCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go gateway.FollowRemote(followCtx, gw, 5*time.Second)
+	return []platform.Component{closer{name: "control-plane-follower", close: func(context.Context) error { stop(); return nil }}, gw}, nil
 }
 
 // extraCommands are further subcommands of keyway.
@@ -88,4 +177,57 @@ func closeAll(comps []platform.Component) {
 	}
 }
 
-var _ = db.SQLite
+// mounter is a component that only adds routes.
+type mounter struct {
+	name  string
+	mount func(*http.ServeMux)
+}
+
+func (m mounter) Name() string                { return m.name }
+func (m mounter) Mount(mux *http.ServeMux)    { m.mount(mux) }
+func (m mounter) Close(context.Context) error { return nil }
+
+// lateDirectory lets the notify endpoint authenticate against the API
+// Manager's user store, which exists only once the control plane is built.
+type lateDirectory struct {
+	mu sync.RWMutex
+	d  revocation.Authenticator
+}
+
+func (l *lateDirectory) set(d revocation.Authenticator) {
+	l.mu.Lock()
+	l.d = d
+	l.mu.Unlock()
+}
+
+func (l *lateDirectory) Authenticate(ctx context.Context, username, password, remote string) (*user.User, error) {
+	l.mu.RLock()
+	d := l.d
+	l.mu.RUnlock()
+	if d == nil {
+		return nil, user.ErrInvalidCredentials
+	}
+	return d.Authenticate(ctx, username, password, remote)
+}
+
+// redisFor connects to [apim.redis_config] when it is set: throttling
+// counters become cluster-wide. Without it the gateway limits locally.
+func redisFor(ctx context.Context, p *platform.Platform) (*redis.Client, error) {
+	rc := p.Config.APIM.RedisConfig
+	if !rc.Enabled() {
+		return nil, nil
+	}
+	opt, err := redis.ParseURL(rc.Address())
+	if err != nil {
+		return nil, fmt.Errorf("[apim.redis_config]: %w", err)
+	}
+	client := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		// A Redis outage must not stop the gateway: it limits locally until
+		// Redis answers again.
+		p.Logger.Warn("Redis is not reachable; throttling falls back to local limits until it is", "err", err)
+	}
+	return client, nil
+}

@@ -193,7 +193,7 @@ set [super_admin]. Stop with Ctrl-C.`,
 			if err != nil {
 				return err
 			}
-			return node.Run(cmd.Context(), upRoles(cfg)...)
+			return node.RunThen(cmd.Context(), quickStart(cmd.OutOrStdout(), cfg.Server.DataDir, cfg.Server.Offset), upRoles(cfg)...)
 		},
 	}
 	f.register(cmd)

@@ -176,7 +176,16 @@ func loadKeys(cfg *config.Config, dataDir string) (keySet, error) {
 	// Key generation is the slowest part of a first start: do both at once.
 	var wg sync.WaitGroup
 	wg.Go(func() { load("primary", cfg.Keystore.Primary, PrimaryKeyStoreFile, &ks.primary) })
-	wg.Go(func() { load("internal", cfg.Keystore.Internal, InternalKeyFile, &ks.internal) })
+	internal := cfg.Keystore.Internal
+	if internal.FileName != "" && internal.Password == "" && internal.PasswordFile == "" {
+		// The internal keystore's password may come from the secure vault's
+		// sources too ([secure_vault] password_file, as the Secrets Store CSI
+		// driver mounts it, or an environment variable).
+		if pw, err := secret.InternalKeystorePassword(cfg, nil); err == nil {
+			internal.Password = pw
+		}
+	}
+	wg.Go(func() { load("internal", internal, InternalKeyFile, &ks.internal) })
 	if cfg.Keystore.TLS.FileName != "" {
 		wg.Go(func() { load("tls", cfg.Keystore.TLS, "tls.pem", &ks.tls) })
 	}

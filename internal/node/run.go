@@ -31,6 +31,17 @@ type Role struct {
 // certificates, builds their components in order, starts them, and serves
 // until ctx is cancelled; then it stops the roles in reverse order.
 func Run(ctx context.Context, roles ...Role) error {
+	return RunThen(ctx, nil, roles...)
+}
+
+// AfterStart runs once every role listens, with the roles' platforms and
+// servers in the order of the roles. It runs on its own goroutine while the
+// roles serve; its error is logged, not fatal.
+type AfterStart func(ctx context.Context, platforms []*platform.Platform, servers []*Server) error
+
+// RunThen is Run with a hook that runs once every role is up (keyway up uses
+// it to set up its quick-start deployment through the REST APIs).
+func RunThen(ctx context.Context, after AfterStart, roles ...Role) error {
 	platforms, err := NewPlatforms(ctx, roles)
 	if err != nil {
 		return err
@@ -63,6 +74,13 @@ func Run(ctx context.Context, roles ...Role) error {
 			return errors.Join(fmt.Errorf("%s: %w", r.Name, err), stop())
 		}
 		started = append(started, s)
+	}
+	if after != nil {
+		go func() {
+			if err := after(ctx, platforms, started); err != nil && ctx.Err() == nil {
+				platforms[len(platforms)-1].Logger.Error("start-up task failed", "err", err)
+			}
+		}()
 	}
 	<-ctx.Done()
 	for _, p := range platforms {

@@ -262,13 +262,13 @@ func (c *client) ensureAPI(ctx context.Context) (string, error) {
 		}
 		api = created
 	}
-	var deployments []struct {
+	var deployments listOf[struct {
 		Name string `json:"name"`
-	}
+	}]
 	if err := c.call(ctx, "GET", pub+"/apis/"+api.ID+"/deployments", nil, "", &deployments, 200); err != nil {
 		return "", err
 	}
-	if len(deployments) == 0 {
+	if len(deployments.List) == 0 {
 		var rev struct{ ID string }
 		if err := c.call(ctx, "POST", pub+"/apis/"+api.ID+"/revisions", map[string]any{"description": "Deployed by keyway up"}, "", &rev, 201); err != nil {
 			return "", err

@@ -380,7 +380,10 @@ func TestApictlFlow(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if status != 200 || !strings.Contains(string(data), "Margherita") {
-		t.Fatalf("gateway call with get keys token: %d %s", status, data)
+		req, _ := http.NewRequest("GET", apim+"/internal/data/v1/runtime-snapshot", nil)
+		req.SetBasicAuth("admin", "admin")
+		_, snap := c.send(req)
+		t.Fatalf("gateway call with get keys token: %d %s\nruntime snapshot: %s", status, data, snap)
 	}
 
 	// export api: a zip with api.yaml and Definitions/swagger.yaml under one folder.

@@ -75,7 +75,7 @@
         message("Deployed " + rev.displayName + " to Default.");
         await details(id);
       }) }, "Create revision and deploy to Default"),
-      el("span", {}, " Currently deployed: " + ((deployments || []).map((d) => d.name).join(", ") || "nowhere"))),
+      el("span", {}, " Currently deployed: " + (((deployments && deployments.list) || []).map((d) => d.name).join(", ") || "nowhere"))),
       el("h2", {}, "Operations"), table(["Verb", "Resource", "Scopes", "Policy"], ops),
       el("p", {}, el("button", { class: "danger", onclick: run(async () => {
         if (!confirm("Delete " + a.name + " " + a.version + "?")) return;
