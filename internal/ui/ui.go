@@ -47,7 +47,8 @@ var (
 	Admin = Portal{Path: "/admin", Title: "Admin Portal", Script: "admin.js", Scopes: []string{
 		"openid", "apim:admin", "apim:tier_view", "apim:tier_manage", "apim:admin_operations", "apim:keymanagers_manage", "apim:environment_read"}}
 	Console = Portal{Path: "/console", Title: "Identity Server Console", Script: "console.js", Scopes: []string{
-		"openid", "internal_user_mgt_list", "internal_user_mgt_create", "internal_role_mgt_view", "internal_application_mgt_view", "SYSTEM"}}
+		"openid", "internal_login", "internal_user_mgt_list", "internal_user_mgt_view", "internal_user_mgt_create",
+		"internal_role_mgt_view", "internal_api_resource_view"}}
 )
 
 // Handler serves a set of portals and their shared assets.
@@ -71,6 +72,9 @@ func (h *Handler) Name() string { return "consoles" }
 // Mount adds the portals and their assets to mux.
 func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /ui-assets/", h.secure(h.assets))
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/ui-assets/favicon.svg", http.StatusMovedPermanently)
+	})
 	for _, p := range h.portals {
 		mux.Handle("GET "+p.Path, http.RedirectHandler(p.Path+"/", http.StatusMovedPermanently))
 		mux.Handle("GET "+p.Path+"/", h.secure(h.servePortal(p)))
@@ -86,10 +90,7 @@ func (h *Handler) Close(context.Context) error { return nil }
 
 func (h *Handler) servePortal(p Portal) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var links []Portal
-		for _, o := range h.portals {
-			links = append(links, o)
-		}
+		links := append([]Portal(nil), h.portals...)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		_ = h.page.Execute(w, map[string]any{

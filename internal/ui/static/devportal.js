@@ -24,7 +24,7 @@
       el("h2", {}, "Applications"),
       table(["Name", "Policy", "Subscriptions", ""], (apps.list || []).map((a) => [a.name, a.throttlingPolicy, String(a.subscriptionCount ?? ""),
         el("button", { class: "secondary", onclick: run(() => application(a.applicationId, apis.list || [])) }, "Open")])),
-      appForm);
+      el("h2", {}, "Create an application"), appForm);
   }
 
   async function application(id, apis) {

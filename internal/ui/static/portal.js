@@ -57,9 +57,10 @@ const Portal = (() => {
   }
 
   function claims(tok) {
-    try {
-      return JSON.parse(atob((tok.id_token || tok.access_token).split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-    } catch (e) { return {}; }
+    const decode = (jwt) => {
+      try { return JSON.parse(atob(jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))); } catch (e) { return {}; }
+    };
+    return Object.assign({}, tok.access_token ? decode(tok.access_token) : {}, tok.id_token ? decode(tok.id_token) : {});
   }
 
   function signOut() {
@@ -138,7 +139,7 @@ const Portal = (() => {
     if (!tok) { show("signin"); return; }
     show("app");
     const c = claims(tok);
-    document.getElementById("who").textContent = c.username || c.sub || "";
+    document.getElementById("who").textContent = c.preferred_username || c.username || c.sub || "";
     document.getElementById("signout").hidden = false;
     await run(render)();
   }
