@@ -81,6 +81,14 @@ func apimComponents(ctx context.Context, p *platform.Platform) ([]platform.Compo
 	}
 	comps = append(comps, closer{name: "shared-database", close: func(context.Context) error { return sharedDB.Close() }})
 
+	redisClient, err := redisFor(ctx, p)
+	if err != nil {
+		return fail(err)
+	}
+	if err := useRedisBus(ctx, p, redisClient); err != nil {
+		return fail(err)
+	}
+
 	// Revocations from key managers (POST /internal/data/v1/notify) are
 	// persisted in apim_db and fanned out on the bus to every gateway.
 	users := &lateDirectory{}
@@ -99,10 +107,6 @@ func apimComponents(ctx context.Context, p *platform.Platform) ([]platform.Compo
 	users.set(cp.Users())
 	comps = append(comps, cp, mounter{name: "notify", mount: revocations.Mount})
 
-	redisClient, err := redisFor(ctx, p)
-	if err != nil {
-		return fail(err)
-	}
 	gw, err := gateway.New(ctx, gateway.Config{
 		Source: cp.Source(), Bus: p.Bus, Trust: p.Trust, Signer: p.Primary, Redis: redisClient,
 		Logger: p.Logger, Metrics: p.Metrics,
@@ -111,22 +115,6 @@ func apimComponents(ctx context.Context, p *platform.Platform) ([]platform.Compo
 		return fail(err)
 	}
 	comps = append(comps, gw)
-	// Read your writes on the all-in-one node: a change made through the REST
-	// APIs is live at the in-process gateway before the call answers (the
-	// gateway's own subscription still covers events from other nodes).
-	unsubscribe := p.Bus.Subscribe(func(e events.Event) {
-		switch e.Type {
-		case events.TokenRevoked, events.ConsumerKeyRevoked, events.SubjectEntityRevoked:
-			return
-		}
-		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := gw.Reload(rctx); err != nil {
-			p.Logger.Warn("gateway snapshot reload after a control-plane change failed; it retries in the background", "event", e.Type, "err", err)
-		}
-	})
-	comps = append(comps, closer{name: "gateway-sync", close: func(context.Context) error { unsubscribe(); return nil }})
-
 	portals := []ui.Portal{ui.Publisher, ui.DevPortal, ui.Admin}
 	if err := ui.EnsureClient(ctx, cp.Resident().Engine().Clients(), p.BaseURL, portals...); err != nil {
 		return fail(err)
@@ -141,6 +129,9 @@ func apimComponents(ctx context.Context, p *platform.Platform) ([]platform.Compo
 func gatewayComponents(ctx context.Context, p *platform.Platform, controlPlane string) ([]platform.Component, error) {
 	redisClient, err := redisFor(ctx, p)
 	if err != nil {
+		return nil, err
+	}
+	if err := useRedisBus(ctx, p, redisClient); err != nil {
 		return nil, err
 	}
 	src := gateway.NewRemoteSource(strings.TrimSuffix(controlPlane, "/"), p.Trust.HTTPClient(30*time.Second), p.Config.SuperAdmin.Username, p.Config.SuperAdmin.Password)
@@ -208,6 +199,32 @@ func (l *lateDirectory) Authenticate(ctx context.Context, username, password, re
 		return nil, user.ErrInvalidCredentials
 	}
 	return d.Authenticate(ctx, username, password, remote)
+}
+
+// RedisEventChannel is the pub/sub channel that carries control-plane events
+// and revocations between the nodes of a deployment.
+const RedisEventChannel = "keyway:events"
+
+// useRedisBus replaces the role's in-process event bus with one that also
+// fans events out to every node through Redis, when Redis is configured and
+// answers.
+func useRedisBus(ctx context.Context, p *platform.Platform, client *redis.Client) error {
+	if client == nil {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	bus, err := events.NewRedis(sctx, client, RedisEventChannel, p.Logger)
+	if err != nil {
+		// Keep serving: this node still sees its own events; other nodes'
+		// changes reach it through snapshot reloads.
+		p.Logger.Warn("Redis is not reachable; events stay on this node", "err", err)
+		return nil
+	}
+	_ = p.Bus.Close()
+	p.Bus = bus
+	p.Logger.Info("events fan out through Redis", "channel", RedisEventChannel)
+	return nil
 }
 
 // redisFor connects to [apim.redis_config] when it is set: throttling
