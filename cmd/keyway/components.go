@@ -100,7 +100,8 @@ func apimComponents(ctx context.Context, p *platform.Platform) ([]platform.Compo
 
 	cp, err := apim.New(ctx, p, apimDB, sharedDB,
 		apim.WithRevocations(revocations),
-		apim.WithRevocationListener(residentRevocations{svc: revocations, logger: p.Logger}))
+		apim.WithRevocationListener(residentRevocations{svc: revocations, logger: p.Logger}),
+		apim.WithAPIKeyRevoker(apiKeyRevoker(revocations)))
 	if err != nil {
 		return fail(err)
 	}
@@ -214,16 +215,20 @@ func useRedisBus(ctx context.Context, p *platform.Platform, client *redis.Client
 	}
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	bus, err := events.NewRedis(sctx, client, RedisEventChannel, p.Logger)
-	if err != nil {
-		// Keep serving: this node still sees its own events; other nodes'
-		// changes reach it through snapshot reloads.
-		p.Logger.Warn("Redis is not reachable; events stay on this node", "err", err)
-		return nil
+	var bus events.Bus
+	if b, err := events.NewRedis(sctx, client, RedisEventChannel, p.Logger); err == nil {
+		bus = b
+		p.Logger.Info("events fan out through Redis", "channel", RedisEventChannel)
+	} else {
+		// Keep serving: this node sees its own events at once and joins
+		// the fan-out as soon as Redis answers, without a restart; what
+		// other nodes publish meanwhile reaches a gateway node through its
+		// snapshot pulls.
+		p.Logger.Warn("Redis is not reachable; events stay on this node until it answers", "err", err)
+		bus = events.StartRedis(client, RedisEventChannel, p.Logger)
 	}
 	_ = p.Bus.Close()
 	p.Bus = bus
-	p.Logger.Info("events fan out through Redis", "channel", RedisEventChannel)
 	return nil
 }
 

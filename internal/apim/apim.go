@@ -40,6 +40,8 @@ type options struct {
 	revocations RevocationLister
 	listener    oauth.RevocationListener
 	argon2      *user.Argon2Params
+	// apiKeyRevoker enables the developer portal's API keys.
+	apiKeyRevoker func(ctx context.Context, jti string, expiryMillis int64) error
 }
 
 // Option configures New.
@@ -150,7 +152,7 @@ func (s *Server) build(ctx context.Context, apimDB, sharedDB *db.DB) error {
 	s.keys = &subscription.Manager{Store: s.store, KMs: s.keyManagers, Sealer: p.Sealer, Logger: s.log}
 	s.auth = restapi.NewAuth(s.resident.Engine(), s.users)
 	s.devportal = devportal.New(devportal.Options{Auth: s.auth, Store: s.store, Keys: s.keys, Policies: s.policies,
-		KeyManagers: s.keyManagers, Catalog: s.catalog, Logger: s.log})
+		KeyManagers: s.keyManagers, Catalog: s.catalog, Logger: s.log, APIKeys: s.apiKeys()})
 	s.admin = admin.New(admin.Options{Auth: s.auth, KeyManagers: s.keyManagers, Policies: s.policies, Store: s.store, Keys: s.keys,
 		Environments: s.catalog, Catalog: s.catalog, Users: s.users, Logger: s.log})
 	s.internal = internalapi.New(s.Source(), restapi.NewAuth(nil, s.users), s.log)

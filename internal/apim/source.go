@@ -47,5 +47,6 @@ func (src snapshotSource) Snapshot(ctx context.Context) (*runtime.Snapshot, erro
 	}
 	bj := s.p.Config.APIM.Gateway.BackendJWT
 	snap.BackendJWT = runtime.BackendJWT{Enabled: bj.Enable, Header: bj.Header}
+	snap.APIKeyIssuers = s.runtimeAPIKeyIssuers()
 	return snap, nil
 }

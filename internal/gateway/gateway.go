@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/keyway/keyway/internal/events"
+	"github.com/keyway/keyway/internal/gateway/apikey"
 	"github.com/keyway/keyway/internal/gateway/authn"
 	"github.com/keyway/keyway/internal/gateway/backendjwt"
 	"github.com/keyway/keyway/internal/gateway/jwks"
@@ -50,6 +51,8 @@ type Config struct {
 	Redis   *redis.Client
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer
+	// APIKeys overrides how apikey headers are verified; nil (the usual
+	// case) trusts the API-key issuers the runtime snapshot lists.
 	APIKeys APIKeyVerifier
 	// Tracer makes a span per request; nil means no spans (pass
 	// otel.GetTracerProvider() when an exporter is configured; even a no-op
@@ -97,6 +100,8 @@ type state struct {
 	raw   *runtime.Snapshot
 	stats []*apiStats
 	kmSig string
+	// apiKeys verifies API keys against the snapshot's issuers.
+	apiKeys apikey.Trusted
 }
 
 // New builds the gateway, loads the first snapshot (a failure is logged and
@@ -117,7 +122,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, logger: logger, revoked: revocation.NewSet(),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	g.jwks = jwks.New(client, jwks.Options{MinRefetch: cfg.JWKSMinRefetch, Logger: logger})
-	g.authn = authn.New(authn.Config{JWKS: g.jwks, Client: client, Revoked: g.revoked, APIKeys: cfg.APIKeys,
+	var keys APIKeyVerifier = snapshotAPIKeys{g}
+	if cfg.APIKeys != nil {
+		keys = cfg.APIKeys
+	}
+	g.authn = authn.New(authn.Config{JWKS: g.jwks, Client: client, Revoked: g.revoked, APIKeys: keys,
 		ClockSkew: cfg.ClockSkew, CacheSize: cfg.TokenCacheSize, DisableCache: cfg.DisableTokenCache})
 	g.proxy = proxy.New(cfg.Trust, proxy.Options{Logger: logger})
 	if cfg.Redis != nil {
@@ -151,7 +160,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		limiter = "redis"
 	}
 	logger.Info("gateway ready", "throttling", limiter, "backend_jwt", g.backend != nil,
-		"api_keys", cfg.APIKeys != nil, "event_bus", cfg.Bus != nil, "tracing", g.tracer != nil)
+		"api_keys", apiKeySource(cfg), "event_bus", cfg.Bus != nil, "tracing", g.tracer != nil)
 	return g, nil
 }
 
@@ -250,8 +259,18 @@ func (g *Gateway) newState(s *snapshot.Snapshot, raw *runtime.Snapshot) *state {
 		st.stats = append(st.stats, g.metrics.forAPI(a.Name, a.Version))
 	}
 	if raw != nil {
-		b, _ := json.Marshal(raw.KeyManagers)
+		// A change of trusted issuers (key managers or API-key signers)
+		// flushes the verified-token cache.
+		b, _ := json.Marshal(struct {
+			KM []runtime.KeyManager
+			AK []runtime.APIKeyIssuer
+		}{raw.KeyManagers, raw.APIKeyIssuers})
 		st.kmSig = string(b)
+		keys, err := apikey.FromSnapshot(raw.APIKeyIssuers)
+		if err != nil {
+			g.logger.Warn("API key issuer left out of the snapshot's trust", "revision", raw.Revision, "error", err)
+		}
+		st.apiKeys = keys
 	}
 	return st
 }

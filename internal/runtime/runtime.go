@@ -27,6 +27,10 @@ type Snapshot struct {
 	RevokedConsumerKeys  []RevokedConsumerKey `json:"revokedJWTConsumerKeyList"`
 	// BackendJWT configures the X-JWT-Assertion header sent to backends.
 	BackendJWT BackendJWT `json:"backendJwt"`
+	// APIKeyIssuers are the issuers whose API keys (apikey header) the
+	// gateway accepts, with the certificates that verify them, so a gateway
+	// on another node needs no configuration to check API keys.
+	APIKeyIssuers []APIKeyIssuer `json:"apiKeyIssuers,omitempty"`
 }
 
 // Source gives the gateway the current snapshot: the control plane in
@@ -211,6 +215,14 @@ type RevokedConsumerKey struct {
 	RevocationTime int64  `json:"revocation_time"`
 	Type           string `json:"type"`
 	Organization   string `json:"organization"`
+}
+
+// APIKeyIssuer is a signer of API keys: the developer portal of a control
+// plane. Issuer must equal a key's iss claim exactly.
+type APIKeyIssuer struct {
+	Issuer string `json:"issuer"`
+	// CertificatePEM holds the X.509 certificate of the signing key.
+	CertificatePEM string `json:"certificate"`
 }
 
 // BackendJWT configures the JWT the gateway sends to backends.

@@ -44,6 +44,8 @@ type Options struct {
 	KeyManagers KeyManagers
 	Catalog     Catalog
 	Logger      *slog.Logger
+	// APIKeys enables the api-keys operations; nil answers them 501.
+	APIKeys *APIKeys
 }
 
 // Handler serves the developer portal API.
@@ -100,6 +102,9 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	handle("POST /applications/{applicationId}/oauth-keys/{keyMappingId}/regenerate-secret", h.regenerateSecret, appScopes...)
 	handle("POST /applications/{applicationId}/oauth-keys/{keyMappingId}/clean-up", h.deleteKeys, appScopes...)
 	handle("POST /applications/{applicationId}/oauth-keys/{keyMappingId}/generate-token", h.generateToken, appScopes...)
+
+	handle("POST /applications/{applicationId}/api-keys/{keyType}/generate", h.generateAPIKey, apiKeyScopes...)
+	handle("POST /applications/{applicationId}/api-keys/{keyType}/revoke", h.revokeAPIKey, apiKeyScopes...)
 
 	handle("GET /subscriptions", h.listSubscriptions, subScopes...)
 	handle("POST /subscriptions", h.createSubscription, subScopes...)

@@ -53,6 +53,10 @@ type Issuer struct {
 
 // Issue signs a key for app; ttl 0 means no expiry (WSO2's -1 validity).
 func (i Issuer) Issue(app Application, subject, keyType string, permittedAPIs []string, ttl time.Duration) (token, jti string, err error) {
+	return i.issueAt(app, subject, keyType, permittedAPIs, time.Now(), ttl)
+}
+
+func (i Issuer) issueAt(app Application, subject, keyType string, permittedAPIs []string, now time.Time, ttl time.Duration) (token, jti string, err error) {
 	if app.UUID == "" {
 		return "", "", errors.New("apikey: application uuid is required")
 	}
@@ -64,7 +68,6 @@ func (i Issuer) Issue(app Application, subject, keyType string, permittedAPIs []
 	if err != nil {
 		return "", "", fmt.Errorf("apikey: signer: %w", err)
 	}
-	now := time.Now()
 	c := claims{Iss: i.Name, Sub: subject, Iat: now.Unix(), Jti: uuid.NewString(), KeyType: keyType,
 		Application: app, PermittedAPIs: permittedAPIs}
 	if ttl > 0 {
@@ -92,9 +95,46 @@ type Verifier struct {
 
 // VerifyAPIKey checks the signature, issuer and expiry.
 func (v Verifier) VerifyAPIKey(_ context.Context, key string) (*authn.APIKey, error) {
+	jws, err := parse(key)
+	if err != nil {
+		return nil, err
+	}
+	return v.verify(jws)
+}
+
+// verify checks a parsed key's signature, issuer and expiry.
+func (v Verifier) verify(jws *jose.JSONWebSignature) (*authn.APIKey, error) {
+	out, err := v.inspect(jws)
+	if err != nil {
+		return nil, err
+	}
+	if !out.Expiry.IsZero() && time.Now().After(out.Expiry) {
+		return nil, errors.New("apikey: expired")
+	}
+	return out, nil
+}
+
+func parse(key string) (*jose.JSONWebSignature, error) {
 	jws, err := jose.ParseSignedCompact(key, []jose.SignatureAlgorithm{jose.RS256, jose.PS256})
 	if err != nil {
 		return nil, fmt.Errorf("apikey: parse: %w", err)
+	}
+	return jws, nil
+}
+
+// Inspect checks the signature and issuer but not the expiry: the developer
+// portal reads a key this way to revoke it.
+func (v Verifier) Inspect(key string) (*authn.APIKey, error) {
+	jws, err := parse(key)
+	if err != nil {
+		return nil, err
+	}
+	return v.inspect(jws)
+}
+
+func (v Verifier) inspect(jws *jose.JSONWebSignature) (*authn.APIKey, error) {
+	if v.Key == nil {
+		return nil, errors.New("apikey: no verification key")
 	}
 	payload, err := jws.Verify(v.Key)
 	if err != nil {
@@ -114,9 +154,6 @@ func (v Verifier) VerifyAPIKey(_ context.Context, key string) (*authn.APIKey, er
 		IssuedAt: time.Unix(c.Iat, 0), AllowedAPIs: c.PermittedAPIs}
 	if c.Exp > 0 {
 		out.Expiry = time.Unix(c.Exp, 0)
-		if time.Now().After(out.Expiry) {
-			return nil, errors.New("apikey: expired")
-		}
 	}
 	return out, nil
 }
