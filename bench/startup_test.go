@@ -111,7 +111,14 @@ func stop(b *testing.B, cmd *exec.Cmd) {
 	b.Helper()
 	cmd.Process.Signal(syscall.SIGINT)
 	if err := cmd.Wait(); err != nil {
-		b.Fatalf("keyway up did not stop cleanly: %v", err)
+		msg := ""
+		if sb, ok := cmd.Stderr.(*strings.Builder); ok {
+			msg = sb.String()
+			if len(msg) > 3000 {
+				msg = msg[len(msg)-3000:]
+			}
+		}
+		b.Fatalf("keyway up did not stop cleanly: %v\n%s", err, msg)
 	}
 }
 
