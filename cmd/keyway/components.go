@@ -144,8 +144,19 @@ func gatewayComponents(ctx context.Context, p *platform.Platform, controlPlane s
 		return nil, err
 	}
 	followCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	go gateway.FollowRemote(followCtx, gw, 5*time.Second)
-	return []platform.Component{closer{name: "control-plane-follower", close: func(context.Context) error { stop(); return nil }}, gw}, nil
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		gateway.FollowRemote(followCtx, gw, 5*time.Second)
+	}()
+	// Components close in reverse order: the follower stops (and its last
+	// reload finishes) before the gateway closes.
+	follower := closer{name: "control-plane-follower", close: func(context.Context) error {
+		stop()
+		<-followed
+		return nil
+	}}
+	return []platform.Component{gw, follower}, nil
 }
 
 // extraCommands are further subcommands of keyway.
@@ -207,8 +218,8 @@ func (l *lateDirectory) Authenticate(ctx context.Context, username, password, re
 const RedisEventChannel = "keyway:events"
 
 // useRedisBus replaces the role's in-process event bus with one that also
-// fans events out to every node through Redis, when Redis is configured and
-// answers.
+// fans events out to every node through Redis, when Redis is configured (at
+// once if it answers, as soon as it does otherwise).
 func useRedisBus(ctx context.Context, p *platform.Platform, client *redis.Client) error {
 	if client == nil {
 		return nil

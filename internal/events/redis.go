@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
@@ -13,6 +14,11 @@ import (
 
 // DefaultChannel is the Redis pub/sub channel Keyway nodes share.
 const DefaultChannel = "keyway:events"
+
+// publishTimeout bounds the fan-out of one event, so that an unresponsive
+// Redis delays the control plane's writes by at most this much (go-redis
+// would otherwise retry its dial timeout several times).
+const publishTimeout = 2 * time.Second
 
 // Redis is a Bus shared by several nodes through Redis pub/sub. Publish
 // delivers to this node's subscribers synchronously (as Local does) and then
@@ -34,21 +40,42 @@ type Redis struct {
 // once the subscription is confirmed, so no event published afterwards is
 // missed.
 func NewRedis(ctx context.Context, client redis.UniversalClient, channel string, logger *slog.Logger) (*Redis, error) {
+	b := newRedis(ctx, client, channel, logger)
+	if _, err := b.ps.Receive(ctx); err != nil {
+		b.ps.Close()
+		return nil, fmt.Errorf("subscribe to redis channel %s: %w", b.channel, err)
+	}
+	go b.receive()
+	return b, nil
+}
+
+// StartRedis is NewRedis for a Redis that does not answer yet: it returns at
+// once and go-redis subscribes in the background as soon as Redis answers
+// (retrying, as after a connection loss). Until then this node sees only
+// its own events, and what other nodes publish meanwhile is missed; the
+// caller needs another way to catch up (a gateway node's snapshot pulls).
+func StartRedis(client redis.UniversalClient, channel string, logger *slog.Logger) *Redis {
+	// The first attempt is bounded: a black-holed Redis must not hold up
+	// the node's start.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	b := newRedis(ctx, client, channel, logger)
+	go b.receive()
+	return b
+}
+
+func newRedis(ctx context.Context, client redis.UniversalClient, channel string, logger *slog.Logger) *Redis {
 	if channel == "" {
 		channel = DefaultChannel
 	}
 	if logger == nil {
 		logger = slog.Default()
 	}
+	// Subscribe records the channel even when Redis does not answer, and
+	// every reconnection subscribes to it again.
 	ps := client.Subscribe(ctx, channel)
-	if _, err := ps.Receive(ctx); err != nil {
-		ps.Close()
-		return nil, fmt.Errorf("subscribe to redis channel %s: %w", channel, err)
-	}
-	b := &Redis{client: client, channel: channel, node: uuid.NewString(), local: NewLocal(), ps: ps,
+	return &Redis{client: client, channel: channel, node: uuid.NewString(), local: NewLocal(), ps: ps,
 		logger: logger.With("component", "events"), done: make(chan struct{})}
-	go b.receive()
-	return b, nil
 }
 
 // Node is this bus's origin id.
@@ -69,7 +96,8 @@ func (b *Redis) receive() {
 	}
 }
 
-// Publish delivers e locally, then to every other node.
+// Publish delivers e locally, then to every other node. An error means
+// only this node's subscribers saw e.
 func (b *Redis) Publish(ctx context.Context, e Event) error {
 	e.Origin = b.node
 	_ = b.local.Publish(ctx, e)
@@ -77,6 +105,8 @@ func (b *Redis) Publish(ctx context.Context, e Event) error {
 	if err != nil {
 		return fmt.Errorf("encode event %s: %w", e.Type, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
 	if err := b.client.Publish(ctx, b.channel, raw).Err(); err != nil {
 		return fmt.Errorf("publish event %s to redis: %w", e.Type, err)
 	}
