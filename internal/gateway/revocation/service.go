@@ -214,7 +214,11 @@ func (s *Service) tokenRevocation(ctx context.Context, body []byte, kmType strin
 	e := events.New(events.TokenRevoked, rt)
 	e.ID = ev.EventID
 	if err := s.bus.Publish(ctx, e); err != nil {
-		return fmt.Errorf("publish revocation %s: %w", ev.EventID, err)
+		// The revocation is stored and this node's gateways already apply it
+		// (the bus delivers locally first); other nodes pick it up from the
+		// stored list with their next snapshot. Failing the notification
+		// would only make the sender retry an event that is now a duplicate.
+		s.logger.Warn("revocation stored but not fanned out to other nodes", "event_id", ev.EventID, "error", err)
 	}
 	s.logger.Info("token revoked", "event_id", ev.EventID, "token_type", rt.TokenType,
 		"consumer_key", ev.ConsumerKey, "key_manager_type", kmType)
@@ -239,7 +243,7 @@ func (s *Service) consumerApp(ctx context.Context, body []byte) error {
 		e.ID = ev.EventID
 	}
 	if err := s.bus.Publish(ctx, e); err != nil {
-		return fmt.Errorf("publish consumer key revocation: %w", err)
+		s.logger.Warn("consumer key revocation applied here but not fanned out to other nodes", "consumer_key", ev.ConsumerKey, "error", err)
 	}
 	return nil
 }
