@@ -31,6 +31,12 @@ const (
 	SubjectEntityRevoked = "subject_entity_revocation_event"
 )
 
+// EnvironmentChanged: an admin added, updated or deleted a gateway
+// environment (payload: the environment's id, name and the action). API
+// Manager nodes refresh their environment list; gateways reload as on any
+// other change.
+const EnvironmentChanged = "GATEWAY_ENVIRONMENT_CHANGE"
+
 // Event is one change. Payload is type-specific JSON (for TokenRevoked a
 // runtime.RevokedToken).
 type Event struct {

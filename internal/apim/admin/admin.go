@@ -21,9 +21,13 @@ import (
 // BasePath is where the API is mounted.
 const BasePath = "/api/am/admin/v4"
 
-// Environments lists the gateway environments (catalog.Service).
+// Environments lists and changes the gateway environments (catalog.Service).
 type Environments interface {
-	Environments() []catalog.Environment
+	ListEnvironments(ctx context.Context) ([]catalog.Environment, error)
+	GetEnvironment(ctx context.Context, idOrName string) (*catalog.Environment, error)
+	CreateEnvironment(ctx context.Context, in catalog.Environment) (*catalog.Environment, error)
+	UpdateEnvironment(ctx context.Context, idOrName string, in catalog.Environment) (*catalog.Environment, error)
+	DeleteEnvironment(ctx context.Context, idOrName string) error
 }
 
 // Catalog resolves subscribed APIs for an application's scopes (catalog.Service).
@@ -88,10 +92,10 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	}
 
 	handle("GET /environments", h.listEnvironments, "apim:admin", "apim:environment_read")
-	handle("POST /environments", h.readOnlyEnvironments, "apim:admin", "apim:environment_manage")
+	handle("POST /environments", h.createEnvironment, "apim:admin", "apim:environment_manage")
 	handle("GET /environments/{environmentId}", h.getEnvironment, "apim:admin", "apim:environment_manage")
-	handle("PUT /environments/{environmentId}", h.readOnlyEnvironments, "apim:admin", "apim:environment_manage")
-	handle("DELETE /environments/{environmentId}", h.readOnlyEnvironments, "apim:admin", "apim:environment_manage")
+	handle("PUT /environments/{environmentId}", h.updateEnvironment, "apim:admin", "apim:environment_manage")
+	handle("DELETE /environments/{environmentId}", h.deleteEnvironment, "apim:admin", "apim:environment_manage")
 
 	handle("GET /applications", h.listApplications, "apim:admin", "apim:app_owner_change", "apim:app_import_export", "apim:admin_application_view")
 	handle("GET /applications/{applicationId}", h.getApplication, "apim:admin", "apim:app_import_export", "apim:admin_application_view")

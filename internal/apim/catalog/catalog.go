@@ -60,7 +60,8 @@ type Options struct {
 type Service struct {
 	db       *db.DB
 	bus      events.Bus
-	envs     []Environment
+	envs     []Environment // configured ones and "Default": read-only
+	custom   envCache      // admin-created ones (environment_store.go)
 	client   *http.Client
 	log      *slog.Logger
 	maxRevs  int
@@ -86,6 +87,9 @@ func New(ctx context.Context, d *db.DB, opts Options) (*Service, error) {
 	}
 	if s.maxRevs <= 0 {
 		s.maxRevs = 5
+	}
+	if err := s.initEnvironments(ctx); err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	return s, nil
 }
@@ -128,13 +132,14 @@ func (s *Service) Policies() PolicyLister {
 	return s.policies
 }
 
-// Environments lists the gateway environments.
+// Environments lists the gateway environments: the configured ones, then
+// the admin-created ones (as last loaded; see ListEnvironments).
 func (s *Service) Environments() []Environment {
-	return append([]Environment(nil), s.envs...)
+	return s.allEnvironments()
 }
 
 func (s *Service) environment(name string) (Environment, bool) {
-	for _, e := range s.envs {
+	for _, e := range s.allEnvironments() {
 		if e.Name == name {
 			return e, true
 		}

@@ -22,6 +22,30 @@ type Environment struct {
 	ShowInAPIConsole bool    `json:"showInApiConsole"`
 	IsReadOnly       bool    `json:"isReadOnly"`
 	VHosts           []VHost `json:"vhosts"`
+	// EndpointURIs, AdditionalProperties and Permissions are kept for
+	// admin-created environments as given; configured ones have none.
+	EndpointURIs         []EndpointURI `json:"endpointURIs,omitempty"`
+	AdditionalProperties []Property    `json:"additionalProperties,omitempty"`
+	Permissions          *Permissions  `json:"permissions,omitempty"`
+}
+
+// EndpointURI is a protocol and URI an environment is reached on
+// (GatewayEnvironmentProtocolURI).
+type EndpointURI struct {
+	Protocol    string `json:"protocol"`
+	EndpointURI string `json:"endpointURI"`
+}
+
+// Property is an additional gateway property (AdditionalProperty).
+type Property struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Permissions restrict who sees an environment: PUBLIC, or ALLOW/DENY for Roles.
+type Permissions struct {
+	PermissionType string   `json:"permissionType"`
+	Roles          []string `json:"roles"`
 }
 
 // VHost is a virtual host of an environment.
@@ -32,6 +56,10 @@ type VHost struct {
 	HTTPSPort   int    `json:"httpsPort"`
 	WSPort      int    `json:"wsPort"`
 	WSSPort     int    `json:"wssPort"`
+	// WebSub ports are set for admin-created environments (WSO2 defaults
+	// 9021/8021); configured environments leave them out.
+	WebsubHTTPPort  int `json:"websubHttpPort,omitempty"`
+	WebsubHTTPSPort int `json:"websubHttpsPort,omitempty"`
 }
 
 // DefaultEnvironment is the environment every Keyway API Manager has.

@@ -70,4 +70,18 @@ CREATE TABLE am_shared_scope (
 	bindings TEXT NOT NULL
 );
 CREATE UNIQUE INDEX am_shared_scope_name ON am_shared_scope (name)`,
+}, {
+	Version: 2,
+	Name:    "admin-created gateway environments",
+	// name_key is the lower-cased name: environment names are unique
+	// regardless of case on every engine (collations differ).
+	SQL: `CREATE TABLE am_gateway_environment (
+	uuid VARCHAR(36) NOT NULL PRIMARY KEY,
+	name VARCHAR(255) NOT NULL,
+	name_key VARCHAR(255) NOT NULL,
+	created BIGINT NOT NULL,
+	updated BIGINT NOT NULL,
+	doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX am_gateway_environment_name ON am_gateway_environment (name_key)`,
 }}
