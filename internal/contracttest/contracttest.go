@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+	"github.com/keyway/keyway/internal/yamlx"
 	"gopkg.in/yaml.v3"
 )
 
@@ -82,7 +83,7 @@ func load(name string) (*Contract, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parse swagger 2: %w", err)
 		}
-		js, err := json.Marshal(fixResponseRefs(stringKeys(raw)))
+		js, err := json.Marshal(fixResponseRefs(yamlx.StringKeys(raw)))
 		if err != nil {
 			return nil, fmt.Errorf("parse swagger 2: %w", err)
 		}
@@ -211,29 +212,6 @@ func truncate(b []byte) string {
 		return string(b[:2000]) + "..."
 	}
 	return string(b)
-}
-
-// stringKeys turns YAML maps with non-string keys (status codes) into JSON objects.
-func stringKeys(v any) any {
-	switch m := v.(type) {
-	case map[string]any:
-		for k, x := range m {
-			m[k] = stringKeys(x)
-		}
-		return m
-	case map[any]any:
-		out := make(map[string]any, len(m))
-		for k, x := range m {
-			out[fmt.Sprint(k)] = stringKeys(x)
-		}
-		return out
-	case []any:
-		for i, x := range m {
-			m[i] = stringKeys(x)
-		}
-		return m
-	}
-	return v
 }
 
 // fixResponseRefs wraps a response written as a bare schema $ref (which

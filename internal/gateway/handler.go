@@ -15,6 +15,7 @@ import (
 	"github.com/keyway/keyway/internal/gateway/proxy"
 	"github.com/keyway/keyway/internal/gateway/router"
 	"github.com/keyway/keyway/internal/gateway/snapshot"
+	"github.com/keyway/keyway/internal/httpx"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -23,42 +24,10 @@ import (
 // exchange is the per-request scratch space, pooled so the chain itself
 // allocates nothing on the success path.
 type exchange struct {
-	sw  statusWriter
+	sw  httpx.StatusWriter
 	req proxy.Request
 	dec authz.Decision
 }
-
-// statusWriter records the status for metrics and the access log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	size   int64
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.size += int64(n)
-	return n, err
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ServeHTTP runs the chain: route → lifecycle → CORS preflight →
 // authenticate → authorize → throttle → proxy.
@@ -66,7 +35,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := g.state.Load()
 	ex := g.pool.Get().(*exchange)
-	ex.sw = statusWriter{ResponseWriter: w}
+	ex.sw.Reset(w)
 	var span trace.Span
 	if g.tracer != nil {
 		var ctx context.Context
@@ -74,7 +43,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(ctx)
 	}
 	api := g.serve(st, &ex.sw, r, ex)
-	status := ex.sw.status
+	status := ex.sw.Status()
 	if status == 0 {
 		status = http.StatusOK
 	}
@@ -98,7 +67,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if ctx := r.Context(); g.logger.Enabled(ctx, slog.LevelInfo) {
 		attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", status), slog.Int64("bytes", ex.sw.size), slog.Duration("duration", elapsed),
+			slog.Int("status", status), slog.Int64("bytes", ex.sw.Size()), slog.Duration("duration", elapsed),
 			slog.String("remote", r.RemoteAddr)}
 		if api != nil {
 			attrs = append(attrs, slog.String("api", api.Name), slog.String("api_version", api.Version))

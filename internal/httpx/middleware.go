@@ -29,38 +29,6 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
-// statusWriter records the status and size of a response.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	size   int64
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.size += int64(n)
-	return n, err
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // Metrics are the request metrics of one listener family.
 type Metrics struct {
 	requests *prometheus.CounterVec
@@ -102,27 +70,27 @@ func Chain(h http.Handler, listener string, logger *slog.Logger, m *Metrics, acc
 		}
 		w.Header().Set("X-Request-ID", id)
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
-		sw := &statusWriter{ResponseWriter: w}
+		sw := NewStatusWriter(w)
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
 				logger.Error("panic serving request", "listener", listener, "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
-				if sw.status == 0 {
+				if sw.Status() == 0 {
 					WriteJSON(sw, http.StatusInternalServerError, map[string]any{"code": 500, "message": "Internal Server Error", "description": "The server failed to process the request (request id " + id + ")."})
 				}
 			}
 			elapsed := time.Since(start)
 			if m != nil {
-				m.requests.WithLabelValues(listener, strconv.Itoa(sw.status/100)+"xx").Inc()
+				m.requests.WithLabelValues(listener, strconv.Itoa(sw.Status()/100)+"xx").Inc()
 				m.duration.WithLabelValues(listener).Observe(elapsed.Seconds())
 			}
 			if accessLog {
 				logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 					slog.String("listener", listener), slog.String("request_id", id),
 					slog.String("method", r.Method), slog.String("path", r.URL.Path),
-					slog.Int("status", sw.status), slog.Int64("bytes", sw.size),
+					slog.Int("status", sw.Status()), slog.Int64("bytes", sw.Size()),
 					slog.Duration("duration", elapsed), slog.String("remote", r.RemoteAddr))
 			}
 		}()

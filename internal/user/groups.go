@@ -63,12 +63,9 @@ func (s *Store) CreateGroup(ctx context.Context, g *Group) error {
 	}
 	now := s.now()
 	err := s.d.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO usr_groups (id, name, name_lc, created, updated) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := execNamed(ctx, tx, "insert", "group", g.Name, `INSERT INTO usr_groups (id, name, name_lc, created, updated) VALUES (?, ?, ?, ?, ?)`,
 			g.ID, g.Name, strings.ToLower(g.Name), now, now); err != nil {
-			if db.IsUniqueViolation(err) {
-				return fmt.Errorf("group %q: %w", g.Name, ErrConflict)
-			}
-			return fmt.Errorf("insert group: %w", err)
+			return err
 		}
 		return writeMembers(ctx, tx, g)
 	})
@@ -80,15 +77,8 @@ func (s *Store) CreateGroup(ctx context.Context, g *Group) error {
 }
 
 func writeMembers(ctx context.Context, tx *db.Tx, g *Group) error {
-	for _, id := range uniq(g.Members) {
-		if err := mustExist(ctx, tx, `SELECT COUNT(*) FROM usr_users WHERE id = ?`, id, "user"); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO usr_group_members (group_id, user_id) VALUES (?, ?)`, g.ID, id); err != nil {
-			return fmt.Errorf("add member %s: %w", id, err)
-		}
-	}
-	return nil
+	return link(ctx, tx, g.ID, g.Members, "user", `SELECT COUNT(*) FROM usr_users WHERE id = ?`,
+		`INSERT INTO usr_group_members (group_id, user_id) VALUES (?, ?)`, "add member %s: %w")
 }
 
 // UpdateGroup replaces the name and members of a group.
@@ -98,18 +88,15 @@ func (s *Store) UpdateGroup(ctx context.Context, g *Group) error {
 	}
 	now := s.now()
 	err := s.d.InTx(ctx, func(tx *db.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE usr_groups SET name = ?, name_lc = ?, updated = ? WHERE id = ?`, g.Name, strings.ToLower(g.Name), now, g.ID)
+		res, err := execNamed(ctx, tx, "update", "group", g.Name, `UPDATE usr_groups SET name = ?, name_lc = ?, updated = ? WHERE id = ?`, g.Name, strings.ToLower(g.Name), now, g.ID)
 		if err != nil {
-			if db.IsUniqueViolation(err) {
-				return fmt.Errorf("group %q: %w", g.Name, ErrConflict)
-			}
-			return fmt.Errorf("update group: %w", err)
+			return err
 		}
 		if err := oneRow(res, "group "+g.ID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM usr_group_members WHERE group_id = ?`, g.ID); err != nil {
-			return fmt.Errorf("update group: %w", err)
+		if err := execAll(ctx, tx, "update group", g.ID, `DELETE FROM usr_group_members WHERE group_id = ?`); err != nil {
+			return err
 		}
 		return writeMembers(ctx, tx, g)
 	})
@@ -122,51 +109,16 @@ func (s *Store) UpdateGroup(ctx context.Context, g *Group) error {
 
 // DeleteGroup removes a group, its members and its role links.
 func (s *Store) DeleteGroup(ctx context.Context, id string) error {
-	return s.d.InTx(ctx, func(tx *db.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM usr_groups WHERE id = ?`, id)
-		if err != nil {
-			return fmt.Errorf("delete group: %w", err)
-		}
-		if err := oneRow(res, "group "+id); err != nil {
-			return err
-		}
-		for _, q := range []string{`DELETE FROM usr_group_members WHERE group_id = ?`, `DELETE FROM usr_role_groups WHERE group_id = ?`} {
-			if _, err := tx.ExecContext(ctx, q, id); err != nil {
-				return fmt.Errorf("delete group links: %w", err)
-			}
-		}
-		return nil
-	})
+	return s.deleteWithLinks(ctx, "group", "usr_groups", id, `DELETE FROM usr_group_members WHERE group_id = ?`, `DELETE FROM usr_role_groups WHERE group_id = ?`)
 }
 
 var groupColumns = map[string]string{"displayname": "name_lc", "name": "name_lc", "id": "id"}
 
 // ListGroups lists groups ordered by name, with members.
 func (s *Store) ListGroups(ctx context.Context, f Filter) ([]*Group, int, error) {
-	where, args, err := filterClause(f, groupColumns)
+	out, total, err := listPage(ctx, s.d, f, groupColumns, "groups", "usr_groups", groupCols, "name_lc", scanGroup)
 	if err != nil {
 		return nil, 0, err
-	}
-	var total int
-	if err := s.d.QueryRowContext(ctx, `SELECT COUNT(*) FROM usr_groups`+where, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count groups: %w", err)
-	}
-	rows, err := s.d.QueryContext(ctx, `SELECT `+groupCols+` FROM usr_groups`+where+` ORDER BY name_lc LIMIT ? OFFSET ?`, append(args, limitOf(f), max(f.Offset, 0))...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list groups: %w", err)
-	}
-	var out []*Group
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			rows.Close()
-			return nil, 0, fmt.Errorf("list groups: %w", err)
-		}
-		out = append(out, g)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("list groups: %w", err)
 	}
 	for _, g := range out {
 		if g.Members, err = s.members(ctx, g.ID); err != nil {

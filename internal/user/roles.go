@@ -99,12 +99,9 @@ func (s *Store) CreateRole(ctx context.Context, r *Role) error {
 	}
 	now := s.now()
 	err := s.d.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO usr_roles (id, name, name_lc, aud_type, aud_value, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := execNamed(ctx, tx, "insert", "role", r.Name, `INSERT INTO usr_roles (id, name, name_lc, aud_type, aud_value, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Name, strings.ToLower(r.Name), r.AudienceType, r.AudienceValue, now, now); err != nil {
-			if db.IsUniqueViolation(err) {
-				return fmt.Errorf("role %q: %w", r.Name, ErrConflict)
-			}
-			return fmt.Errorf("insert role: %w", err)
+			return err
 		}
 		return writeRoleLinks(ctx, tx, r)
 	})
@@ -122,21 +119,16 @@ func (s *Store) UpdateRole(ctx context.Context, r *Role) error {
 	}
 	now := s.now()
 	err := s.d.InTx(ctx, func(tx *db.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE usr_roles SET name = ?, name_lc = ?, aud_type = ?, aud_value = ?, updated = ? WHERE id = ?`,
+		res, err := execNamed(ctx, tx, "update", "role", r.Name, `UPDATE usr_roles SET name = ?, name_lc = ?, aud_type = ?, aud_value = ?, updated = ? WHERE id = ?`,
 			r.Name, strings.ToLower(r.Name), r.AudienceType, r.AudienceValue, now, r.ID)
 		if err != nil {
-			if db.IsUniqueViolation(err) {
-				return fmt.Errorf("role %q: %w", r.Name, ErrConflict)
-			}
-			return fmt.Errorf("update role: %w", err)
+			return err
 		}
 		if err := oneRow(res, "role "+r.ID); err != nil {
 			return err
 		}
-		for _, q := range []string{`DELETE FROM usr_role_permissions WHERE role_id = ?`, `DELETE FROM usr_role_users WHERE role_id = ?`, `DELETE FROM usr_role_groups WHERE role_id = ?`} {
-			if _, err := tx.ExecContext(ctx, q, r.ID); err != nil {
-				return fmt.Errorf("update role: %w", err)
-			}
+		if err := execAll(ctx, tx, "update role", r.ID, roleLinks...); err != nil {
+			return err
 		}
 		return writeRoleLinks(ctx, tx, r)
 	})
@@ -153,23 +145,12 @@ func writeRoleLinks(ctx context.Context, tx *db.Tx, r *Role) error {
 			return fmt.Errorf("add permission %q: %w", p, err)
 		}
 	}
-	for _, id := range uniq(r.Users) {
-		if err := mustExist(ctx, tx, `SELECT COUNT(*) FROM usr_users WHERE id = ?`, id, "user"); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO usr_role_users (role_id, user_id) VALUES (?, ?)`, r.ID, id); err != nil {
-			return fmt.Errorf("add user %s to role: %w", id, err)
-		}
+	if err := link(ctx, tx, r.ID, r.Users, "user", `SELECT COUNT(*) FROM usr_users WHERE id = ?`,
+		`INSERT INTO usr_role_users (role_id, user_id) VALUES (?, ?)`, "add user %s to role: %w"); err != nil {
+		return err
 	}
-	for _, id := range uniq(r.Groups) {
-		if err := mustExist(ctx, tx, `SELECT COUNT(*) FROM usr_groups WHERE id = ?`, id, "group"); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO usr_role_groups (role_id, group_id) VALUES (?, ?)`, r.ID, id); err != nil {
-			return fmt.Errorf("add group %s to role: %w", id, err)
-		}
-	}
-	return nil
+	return link(ctx, tx, r.ID, r.Groups, "group", `SELECT COUNT(*) FROM usr_groups WHERE id = ?`,
+		`INSERT INTO usr_role_groups (role_id, group_id) VALUES (?, ?)`, "add group %s to role: %w")
 }
 
 func mustExist(ctx context.Context, tx *db.Tx, q, id, what string) error {
@@ -185,38 +166,19 @@ func mustExist(ctx context.Context, tx *db.Tx, q, id, what string) error {
 
 // DeleteRole removes a role and its links.
 func (s *Store) DeleteRole(ctx context.Context, id string) error {
-	return s.d.InTx(ctx, func(tx *db.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM usr_roles WHERE id = ?`, id)
-		if err != nil {
-			return fmt.Errorf("delete role: %w", err)
-		}
-		if err := oneRow(res, "role "+id); err != nil {
-			return err
-		}
-		for _, q := range []string{`DELETE FROM usr_role_permissions WHERE role_id = ?`, `DELETE FROM usr_role_users WHERE role_id = ?`, `DELETE FROM usr_role_groups WHERE role_id = ?`} {
-			if _, err := tx.ExecContext(ctx, q, id); err != nil {
-				return fmt.Errorf("delete role links: %w", err)
-			}
-		}
-		return nil
-	})
+	return s.deleteWithLinks(ctx, "role", "usr_roles", id, roleLinks...)
 }
+
+// roleLinks clear a role's permissions and members.
+var roleLinks = []string{`DELETE FROM usr_role_permissions WHERE role_id = ?`, `DELETE FROM usr_role_users WHERE role_id = ?`, `DELETE FROM usr_role_groups WHERE role_id = ?`}
 
 var roleColumns = map[string]string{"displayname": "name_lc", "name": "name_lc", "id": "id", "audience.type": "aud_type", "audience.value": "LOWER(aud_value)"}
 
 // ListRoles lists roles ordered by name, each with permissions and members.
 func (s *Store) ListRoles(ctx context.Context, f Filter) ([]*Role, int, error) {
-	where, args, err := filterClause(f, roleColumns)
+	out, total, err := listPage(ctx, s.d, f, roleColumns, "roles", "usr_roles", roleCols, "name_lc, aud_type, aud_value", scanRole)
 	if err != nil {
 		return nil, 0, err
-	}
-	var total int
-	if err := s.d.QueryRowContext(ctx, `SELECT COUNT(*) FROM usr_roles`+where, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count roles: %w", err)
-	}
-	out, err := s.queryRoles(ctx, `SELECT `+roleCols+` FROM usr_roles`+where+` ORDER BY name_lc, aud_type, aud_value LIMIT ? OFFSET ?`, append(args, limitOf(f), max(f.Offset, 0))...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list roles: %w", err)
 	}
 	for _, r := range out {
 		if err := s.fillRole(ctx, r, true); err != nil {
@@ -226,27 +188,10 @@ func (s *Store) ListRoles(ctx context.Context, f Filter) ([]*Role, int, error) {
 	return out, total, nil
 }
 
-func (s *Store) queryRoles(ctx context.Context, q string, args ...any) ([]*Role, error) {
-	rows, err := s.d.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Role
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 // RolesOf returns the roles a user holds directly or through a group, with
 // their permissions (members are not loaded).
 func (s *Store) RolesOf(ctx context.Context, userID string) ([]*Role, error) {
-	out, err := s.queryRoles(ctx, `SELECT `+roleCols+` FROM usr_roles WHERE id IN (SELECT role_id FROM usr_role_users WHERE user_id = ?)
+	out, err := queryAll(ctx, s.d, scanRole, `SELECT `+roleCols+` FROM usr_roles WHERE id IN (SELECT role_id FROM usr_role_users WHERE user_id = ?)
 		OR id IN (SELECT rg.role_id FROM usr_role_groups rg JOIN usr_group_members gm ON gm.group_id = rg.group_id WHERE gm.user_id = ?)
 		ORDER BY name_lc, aud_type, aud_value`, userID, userID)
 	if err != nil {

@@ -330,13 +330,10 @@ func (s *Store) CreateUser(ctx context.Context, u *User, password string) error 
 	}
 	now := s.now()
 	err = s.d.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO usr_users (id, username, username_lc, password_hash, email, email_lc, given_name, family_name, locked, claims, created, updated)
+		if _, err := execNamed(ctx, tx, "insert", "user", u.Username, `INSERT INTO usr_users (id, username, username_lc, password_hash, email, email_lc, given_name, family_name, locked, claims, created, updated)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.Username, strings.ToLower(u.Username), hash, u.Email, strings.ToLower(u.Email), u.GivenName, u.FamilyName, boolInt(u.Locked), claims, now, now); err != nil {
-			if db.IsUniqueViolation(err) {
-				return fmt.Errorf("user %q: %w", u.Username, ErrConflict)
-			}
-			return fmt.Errorf("insert user: %w", err)
+			return err
 		}
 		for _, name := range u.Roles {
 			var rid string
@@ -383,13 +380,10 @@ func (s *Store) UpdateUser(ctx context.Context, u *User) error {
 		return err
 	}
 	now := s.now()
-	res, err := s.d.ExecContext(ctx, `UPDATE usr_users SET username = ?, username_lc = ?, email = ?, email_lc = ?, given_name = ?, family_name = ?, locked = ?, claims = ?, updated = ? WHERE id = ?`,
+	res, err := execNamed(ctx, s.d, "update", "user", u.Username, `UPDATE usr_users SET username = ?, username_lc = ?, email = ?, email_lc = ?, given_name = ?, family_name = ?, locked = ?, claims = ?, updated = ? WHERE id = ?`,
 		u.Username, strings.ToLower(u.Username), u.Email, strings.ToLower(u.Email), u.GivenName, u.FamilyName, boolInt(u.Locked), claims, now, u.ID)
 	if err != nil {
-		if db.IsUniqueViolation(err) {
-			return fmt.Errorf("user %q: %w", u.Username, ErrConflict)
-		}
-		return fmt.Errorf("update user: %w", err)
+		return err
 	}
 	if err := oneRow(res, "user "+u.ID); err != nil {
 		return err
@@ -416,21 +410,7 @@ func (s *Store) SetPassword(ctx context.Context, id, password string) error {
 
 // DeleteUser removes the user and its memberships.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	return s.d.InTx(ctx, func(tx *db.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM usr_users WHERE id = ?`, id)
-		if err != nil {
-			return fmt.Errorf("delete user: %w", err)
-		}
-		if err := oneRow(res, "user "+id); err != nil {
-			return err
-		}
-		for _, q := range []string{`DELETE FROM usr_role_users WHERE user_id = ?`, `DELETE FROM usr_group_members WHERE user_id = ?`} {
-			if _, err := tx.ExecContext(ctx, q, id); err != nil {
-				return fmt.Errorf("delete user memberships: %w", err)
-			}
-		}
-		return nil
-	})
+	return s.deleteWithLinks(ctx, "user", "usr_users", id, `DELETE FROM usr_role_users WHERE user_id = ?`, `DELETE FROM usr_group_members WHERE user_id = ?`)
 }
 
 // userColumns maps filter attributes (SCIM names, case-insensitive) to
@@ -442,30 +422,9 @@ var userColumns = map[string]string{
 
 // ListUsers lists users ordered by name; f.Attribute "" lists all.
 func (s *Store) ListUsers(ctx context.Context, f Filter) ([]*User, int, error) {
-	where, args, err := filterClause(f, userColumns)
+	out, total, err := listPage(ctx, s.d, f, userColumns, "users", "usr_users", userCols, "username_lc", scanUser)
 	if err != nil {
 		return nil, 0, err
-	}
-	var total int
-	if err := s.d.QueryRowContext(ctx, `SELECT COUNT(*) FROM usr_users`+where, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count users: %w", err)
-	}
-	rows, err := s.d.QueryContext(ctx, `SELECT `+userCols+` FROM usr_users`+where+` ORDER BY username_lc LIMIT ? OFFSET ?`, append(args, limitOf(f), max(f.Offset, 0))...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list users: %w", err)
-	}
-	var out []*User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			rows.Close()
-			return nil, 0, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("list users: %w", err)
 	}
 	for _, u := range out {
 		if err := s.fillMemberships(ctx, u); err != nil {

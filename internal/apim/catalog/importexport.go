@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyway/keyway/internal/db"
 	"github.com/keyway/keyway/internal/events"
+	"github.com/keyway/keyway/internal/yamlx"
 	"gopkg.in/yaml.v3"
 )
 
@@ -283,7 +284,7 @@ func readProject(ctx context.Context, data []byte) (*project, error) {
 	if art.Type != "" && art.Type != "api" {
 		return nil, invalid(400, "Bad Request", "api.yaml has type %q, want api", art.Type)
 	}
-	b, err := json.Marshal(stringKeys(art.Data))
+	b, err := json.Marshal(yamlx.StringKeys(art.Data))
 	if err != nil {
 		return nil, invalid(400, "Bad Request", "cannot read api.yaml data: %v", err)
 	}

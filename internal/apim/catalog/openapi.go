@@ -14,6 +14,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/keyway/keyway/internal/yamlx"
 	"gopkg.in/yaml.v3"
 )
 
@@ -54,7 +55,7 @@ func ParseDefinition(ctx context.Context, data []byte) (*Definition, error) {
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		return nil, &DefinitionError{Problems: []string{"cannot parse the definition as JSON or YAML: " + err.Error()}}
 	}
-	doc, ok := stringKeys(raw).(map[string]any)
+	doc, ok := yamlx.StringKeys(raw).(map[string]any)
 	if !ok {
 		return nil, &DefinitionError{Problems: []string{"the definition is not an object"}}
 	}
@@ -455,28 +456,4 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// stringKeys turns YAML maps with non-string keys (status codes) into JSON
-// objects.
-func stringKeys(v any) any {
-	switch m := v.(type) {
-	case map[string]any:
-		for k, x := range m {
-			m[k] = stringKeys(x)
-		}
-		return m
-	case map[any]any:
-		out := make(map[string]any, len(m))
-		for k, x := range m {
-			out[fmt.Sprint(k)] = stringKeys(x)
-		}
-		return out
-	case []any:
-		for i, x := range m {
-			m[i] = stringKeys(x)
-		}
-		return m
-	}
-	return v
 }

@@ -167,26 +167,20 @@ func (h *Handler) visibleAPI(r *http.Request, id string) (*catalog.API, error) {
 }
 
 func (h *Handler) listAPIs(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	page, err := restapi.ParsePage(q, 0)
-	if err != nil {
-		h.respond(w, err)
-		return
-	}
-	apis, total, err := h.Catalog.ListAPIs(r.Context(), catalog.Query{Text: q.Get("query"), Statuses: visibleStatuses,
-		Offset: page.Offset, Limit: page.Limit})
-	if err != nil {
-		h.respond(w, err)
-		return
-	}
-	out := make([]apiInfoDTO, 0, len(apis))
-	for _, a := range apis {
-		out = append(out, toAPIInfo(a))
-	}
-	restapi.WriteList(w, restapi.NewList(out, "/apis", q, page, total))
+	writeVisibleAPIs(h, w, r, "/apis", toAPIInfo)
 }
 
 func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
+	writeVisibleAPIs(h, w, r, "/search", func(a *catalog.API) any {
+		return map[string]any{"id": a.ID, "name": a.Name, "type": "API", "transportType": apiType(a),
+			"description": a.Description, "context": portalContext(a), "version": a.Version, "provider": a.Provider,
+			"status": a.LifeCycleStatus, "thumbnailUri": "", "businessInformation": a.BusinessInformation}
+	})
+}
+
+// writeVisibleAPIs answers with the page of published-catalog APIs that
+// match ?query, each rendered by item, as the list served at path.
+func writeVisibleAPIs[T any](h *Handler, w http.ResponseWriter, r *http.Request, path string, item func(*catalog.API) T) {
 	q := r.URL.Query()
 	page, err := restapi.ParsePage(q, 0)
 	if err != nil {
@@ -199,13 +193,11 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 		h.respond(w, err)
 		return
 	}
-	out := make([]any, 0, len(apis))
+	out := make([]T, 0, len(apis))
 	for _, a := range apis {
-		out = append(out, map[string]any{"id": a.ID, "name": a.Name, "type": "API", "transportType": apiType(a),
-			"description": a.Description, "context": portalContext(a), "version": a.Version, "provider": a.Provider,
-			"status": a.LifeCycleStatus, "thumbnailUri": "", "businessInformation": a.BusinessInformation})
+		out = append(out, item(a))
 	}
-	restapi.WriteList(w, restapi.NewList(out, "/search", q, page, total))
+	restapi.WriteList(w, restapi.NewList(out, path, q, page, total))
 }
 
 func (h *Handler) getAPI(w http.ResponseWriter, r *http.Request) {

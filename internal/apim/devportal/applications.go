@@ -179,13 +179,21 @@ func (h *Handler) createApplication(w http.ResponseWriter, r *http.Request) {
 		h.respond(w, err)
 		return
 	}
+	h.writeApplication(w, r, http.StatusCreated, a)
+}
+
+// writeApplication answers with the application as the Devportal shows it;
+// a created one also gets its Location.
+func (h *Handler) writeApplication(w http.ResponseWriter, r *http.Request, status int, a *subscription.Application) {
 	d, err := h.toApplication(r, a)
 	if err != nil {
 		h.respond(w, err)
 		return
 	}
-	w.Header().Set("Location", BasePath+"/applications/"+a.UUID)
-	restapi.WriteJSON(w, http.StatusCreated, d)
+	if status == http.StatusCreated {
+		w.Header().Set("Location", BasePath+"/applications/"+a.UUID)
+	}
+	restapi.WriteJSON(w, status, d)
 }
 
 func (h *Handler) getApplication(w http.ResponseWriter, r *http.Request) {
@@ -194,12 +202,7 @@ func (h *Handler) getApplication(w http.ResponseWriter, r *http.Request) {
 		h.respond(w, err)
 		return
 	}
-	d, err := h.toApplication(r, a)
-	if err != nil {
-		h.respond(w, err)
-		return
-	}
-	restapi.WriteJSON(w, http.StatusOK, d)
+	h.writeApplication(w, r, http.StatusOK, a)
 }
 
 func (h *Handler) updateApplication(w http.ResponseWriter, r *http.Request) {
@@ -222,12 +225,7 @@ func (h *Handler) updateApplication(w http.ResponseWriter, r *http.Request) {
 		h.respond(w, err)
 		return
 	}
-	d, err := h.toApplication(r, a)
-	if err != nil {
-		h.respond(w, err)
-		return
-	}
-	restapi.WriteJSON(w, http.StatusOK, d)
+	h.writeApplication(w, r, http.StatusOK, a)
 }
 
 func (h *Handler) deleteApplication(w http.ResponseWriter, r *http.Request) {

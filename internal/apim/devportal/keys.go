@@ -136,13 +136,27 @@ func (h *Handler) mapKeys(w http.ResponseWriter, r *http.Request) {
 	restapi.WriteJSON(w, http.StatusOK, h.keyDTO(r, keys.Mapping, keys.Client, nil))
 }
 
-func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) {
+// ownKeyMappings lists the key mappings of the caller's application.
+func (h *Handler) ownKeyMappings(r *http.Request) ([]*subscription.KeyMapping, error) {
 	app, err := h.ownApplication(r)
 	if err != nil {
-		h.respond(w, err)
-		return
+		return nil, err
 	}
-	keys, err := h.Store.KeyMappingsOf(r.Context(), app.UUID)
+	return h.Store.KeyMappingsOf(r.Context(), app.UUID)
+}
+
+// withClient renders a key mapping with its OAuth client; a client the key
+// manager no longer knows is shown without its client details.
+func (h *Handler) withClient(r *http.Request, k *subscription.KeyMapping) (applicationKey, error) {
+	c, err := h.Keys.Client(r.Context(), k)
+	if err != nil && !errors.Is(err, keymanager.ErrClientNotFound) {
+		return applicationKey{}, err
+	}
+	return h.keyDTO(r, k, c, nil), nil
+}
+
+func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) {
+	keys, err := h.ownKeyMappings(r)
 	if err != nil {
 		h.respond(w, err)
 		return
@@ -152,12 +166,12 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []applicationKey{}
 	for _, k := range keys {
-		c, err := h.Keys.Client(r.Context(), k)
-		if err != nil && !errors.Is(err, keymanager.ErrClientNotFound) {
+		d, err := h.withClient(r, k)
+		if err != nil {
 			h.respond(w, err)
 			return
 		}
-		out = append(out, h.keyDTO(r, k, c, nil))
+		out = append(out, d)
 	}
 	restapi.WriteJSON(w, http.StatusOK, map[string]any{"count": len(out), "list": out})
 }
@@ -175,12 +189,7 @@ func filterKeys(keys []*subscription.KeyMapping, keyType string) []*subscription
 // getKeysByType serves the deprecated /keys/{keyType}: the resident key
 // manager's keys of that type.
 func (h *Handler) getKeysByType(w http.ResponseWriter, r *http.Request) {
-	app, err := h.ownApplication(r)
-	if err != nil {
-		h.respond(w, err)
-		return
-	}
-	keys, err := h.Store.KeyMappingsOf(r.Context(), app.UUID)
+	keys, err := h.ownKeyMappings(r)
 	if err != nil {
 		h.respond(w, err)
 		return
@@ -189,12 +198,12 @@ func (h *Handler) getKeysByType(w http.ResponseWriter, r *http.Request) {
 		if k.KeyManager != keymanager.ResidentName {
 			continue
 		}
-		c, err := h.Keys.Client(r.Context(), k)
-		if err != nil && !errors.Is(err, keymanager.ErrClientNotFound) {
+		d, err := h.withClient(r, k)
+		if err != nil {
 			h.respond(w, err)
 			return
 		}
-		restapi.WriteJSON(w, http.StatusOK, h.keyDTO(r, k, c, nil))
+		restapi.WriteJSON(w, http.StatusOK, d)
 		return
 	}
 	restapi.NotFound(w, "no "+r.PathValue("keyType")+" keys of the resident key manager")
@@ -220,12 +229,12 @@ func (h *Handler) getKeys(w http.ResponseWriter, r *http.Request) {
 		h.respond(w, err)
 		return
 	}
-	c, err := h.Keys.Client(r.Context(), k)
-	if err != nil && !errors.Is(err, keymanager.ErrClientNotFound) {
+	d, err := h.withClient(r, k)
+	if err != nil {
 		h.respond(w, err)
 		return
 	}
-	restapi.WriteJSON(w, http.StatusOK, h.keyDTO(r, k, c, nil))
+	restapi.WriteJSON(w, http.StatusOK, d)
 }
 
 type updateKeysRequest struct {

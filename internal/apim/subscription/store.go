@@ -266,13 +266,19 @@ func (s *Store) GetApplicationByName(ctx context.Context, owner, name string) (*
 
 func (s *Store) oneApp(ctx context.Context, where string, args ...any) (*Application, error) {
 	as, err := s.queryApps(ctx, where, args...)
+	return first(as, err, "application")
+}
+
+// first returns the first row a lookup found, or ErrNotFound naming what.
+func first[T any](rows []T, err error, what string) (T, error) {
+	var zero T
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	if len(as) == 0 {
-		return nil, fmt.Errorf("application: %w", ErrNotFound)
+	if len(rows) == 0 {
+		return zero, fmt.Errorf("%s: %w", what, ErrNotFound)
 	}
-	return as[0], nil
+	return rows[0], nil
 }
 
 // ApplicationQuery selects applications. Empty fields match everything.
@@ -300,20 +306,31 @@ func (s *Store) ListApplications(ctx context.Context, q ApplicationQuery) ([]*Ap
 			where, args = append(where, "LOWER(name) LIKE ?"), append(args, "%"+likeEscape(strings.ToLower(q.Name))+"%")
 		}
 	}
+	page, total, err := s.countPage(ctx, "apim_application", "applications", where, args, "name, uuid", q.Limit, q.Offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	as, err := s.queryApps(ctx, page, args...)
+	return as, total, err
+}
+
+// countPage counts the rows of table that match the conditions where (ANDed,
+// with args) and returns the clause that selects one page of them in order;
+// limit 0 means all. plural words a failure ("count applications: ...").
+func (s *Store) countPage(ctx context.Context, table, plural string, where []string, args []any, order string, limit, offset int) (string, int, error) {
 	clause := ""
 	if len(where) > 0 {
 		clause = "WHERE " + strings.Join(where, " AND ")
 	}
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM apim_application `+clause, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count applications: %w", err)
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` `+clause, args...).Scan(&total); err != nil {
+		return "", 0, fmt.Errorf("count %s: %w", plural, err)
 	}
-	page := clause + " ORDER BY name, uuid"
-	if q.Limit > 0 {
-		page += fmt.Sprintf(" LIMIT %d OFFSET %d", q.Limit, q.Offset)
+	page := clause + " ORDER BY " + order
+	if limit > 0 {
+		page += fmt.Sprintf(" LIMIT %d OFFSET %d", limit, offset)
 	}
-	as, err := s.queryApps(ctx, page, args...)
-	return as, total, err
+	return page, total, nil
 }
 
 // likeEscape drops LIKE wildcards from user input, since escape syntax is

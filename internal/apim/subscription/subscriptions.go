@@ -124,13 +124,7 @@ const subColumns = `uuid, app_uuid, api_uuid, policy, requested_policy, status, 
 // GetSubscription returns a subscription by uuid.
 func (s *Store) GetSubscription(ctx context.Context, id string) (*Subscription, error) {
 	subs, err := s.querySubs(ctx, `WHERE uuid = ?`, id)
-	if err != nil {
-		return nil, err
-	}
-	if len(subs) == 0 {
-		return nil, fmt.Errorf("subscription: %w", ErrNotFound)
-	}
-	return subs[0], nil
+	return first(subs, err, "subscription")
 }
 
 // SubscriptionQuery selects subscriptions; empty fields match everything.
@@ -156,17 +150,9 @@ func (s *Store) ListSubscriptions(ctx context.Context, q SubscriptionQuery) ([]*
 	if q.Owner != "" {
 		where, args = append(where, "app_uuid IN (SELECT uuid FROM apim_application WHERE owner = ?)"), append(args, q.Owner)
 	}
-	clause := ""
-	if len(where) > 0 {
-		clause = "WHERE " + strings.Join(where, " AND ")
-	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM apim_subscription `+clause, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count subscriptions: %w", err)
-	}
-	page := clause + " ORDER BY created, uuid"
-	if q.Limit > 0 {
-		page += fmt.Sprintf(" LIMIT %d OFFSET %d", q.Limit, q.Offset)
+	page, total, err := s.countPage(ctx, "apim_subscription", "subscriptions", where, args, "created, uuid", q.Limit, q.Offset)
+	if err != nil {
+		return nil, 0, err
 	}
 	subs, err := s.querySubs(ctx, page, args...)
 	return subs, total, err

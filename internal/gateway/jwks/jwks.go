@@ -33,6 +33,9 @@ type Options struct {
 	// Refresh is the background refresh period (default 15 min).
 	Refresh time.Duration
 	Logger  *slog.Logger
+	// Now is the clock that ages sets and rate-limits downloads (default
+	// time.Now); tests freeze it so only the refresh period drives refetches.
+	Now func() time.Time
 }
 
 // Cache holds one key set per JWKS URL or PEM certificate.
@@ -67,6 +70,9 @@ func New(client *http.Client, o Options) *Cache {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	c := &Cache{client: client, opts: o, stop: make(chan struct{})}
 	c.wg.Add(1)
 	go c.refreshLoop()
@@ -94,7 +100,7 @@ func (c *Cache) Key(ctx context.Context, jwksURL, certPEM, kid string) (*rsa.Pub
 		v, _ = c.sets.LoadOrStore(source, &keySet{source: source, isPEM: isPEM})
 	}
 	ks := v.(*keySet)
-	now := time.Now().UnixNano()
+	now := c.opts.Now().UnixNano()
 	if ks.lastUsed.Load() < now-int64(time.Second) {
 		ks.lastUsed.Store(now)
 	}
@@ -128,7 +134,7 @@ func (c *Cache) refetch(ctx context.Context, ks *keySet, kid string, force bool)
 	if !force && ks.lookup(kid) != nil {
 		return nil
 	}
-	now := time.Now()
+	now := c.opts.Now()
 	if !force && ks.lastAttempt.Load() != 0 && now.Sub(time.Unix(0, ks.lastAttempt.Load())) < c.opts.MinRefetch {
 		return nil
 	}
@@ -228,7 +234,7 @@ func (c *Cache) refreshLoop() {
 		case <-c.stop:
 			return
 		case <-t.C:
-			cutoff := time.Now().Add(-2 * c.opts.Refresh).UnixNano()
+			cutoff := c.opts.Now().Add(-2 * c.opts.Refresh).UnixNano()
 			c.sets.Range(func(k, v any) bool {
 				ks := v.(*keySet)
 				if ks.isPEM {

@@ -59,46 +59,10 @@ func (h *Handler) writeGroup(w http.ResponseWriter, r *http.Request, status int,
 	access.WriteSCIM(w, status, res)
 }
 
-func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) {
-	p, err := queryPage(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.respondGroups(w, r, p)
-}
-
-func (h *Handler) searchGroups(w http.ResponseWriter, r *http.Request) {
-	p, err := searchPage(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.respondGroups(w, r, p)
-}
-
 func (h *Handler) respondGroups(w http.ResponseWriter, r *http.Request, p page) {
-	if p.count == 0 {
-		p.filter.Limit = 1
-	}
-	groups, total, err := h.o.Users.ListGroups(r.Context(), p.filter)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if p.count == 0 {
-		groups = nil
-	}
-	items := make([]any, 0, len(groups))
-	for _, g := range groups {
-		res, err := h.groupResource(r.Context(), r, g)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		items = append(items, res)
-	}
-	access.WriteSCIM(w, http.StatusOK, newList(total, p, items))
+	respondList(h, w, r, p, h.o.Users.ListGroups, func(ctx context.Context, _ []*user.Group) (func(*user.Group) (any, error), error) {
+		return func(g *user.Group) (any, error) { return h.groupResource(ctx, r, g) }, nil
+	})
 }
 
 // applyGroup reads displayName and members.
@@ -123,25 +87,7 @@ func applyGroup(g *user.Group, m map[string]any) error {
 }
 
 func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) {
-	m, err := decodeObject(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	g := &user.Group{}
-	if err := applyGroup(g, m); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if g.Name == "" {
-		h.fail(w, r, errInvalidValue("displayName is required"))
-		return
-	}
-	if err := h.o.Users.CreateGroup(r.Context(), g); err != nil {
-		h.fail(w, r, memberError(err))
-		return
-	}
-	h.writeGroup(w, r, http.StatusCreated, g.ID)
+	h.saveGroup(w, r, &user.Group{}, h.o.Users.CreateGroup, http.StatusCreated)
 }
 
 func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request) {
@@ -154,12 +100,17 @@ func (h *Handler) putGroup(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, notFound(err, "group"))
 		return
 	}
+	h.saveGroup(w, r, &user.Group{ID: before.ID}, h.o.Users.UpdateGroup, http.StatusOK)
+}
+
+// saveGroup reads a whole group from the body onto g (POST creates, PUT
+// replaces), checks it and stores it with save, answering with status.
+func (h *Handler) saveGroup(w http.ResponseWriter, r *http.Request, g *user.Group, save func(context.Context, *user.Group) error, status int) {
 	m, err := decodeObject(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	g := &user.Group{ID: before.ID}
 	if err := applyGroup(g, m); err != nil {
 		h.fail(w, r, err)
 		return
@@ -168,11 +119,11 @@ func (h *Handler) putGroup(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errInvalidValue("displayName is required"))
 		return
 	}
-	if err := h.o.Users.UpdateGroup(r.Context(), g); err != nil {
+	if err := save(r.Context(), g); err != nil {
 		h.fail(w, r, memberError(err))
 		return
 	}
-	h.writeGroup(w, r, http.StatusOK, g.ID)
+	h.writeGroup(w, r, status, g.ID)
 }
 
 func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request) {

@@ -138,54 +138,16 @@ func (h *Handler) writeRole(w http.ResponseWriter, r *http.Request, status int, 
 	access.WriteSCIM(w, status, res)
 }
 
-func (h *Handler) listRoles(w http.ResponseWriter, r *http.Request) {
-	p, err := queryPage(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.respondRoles(w, r, p)
-}
-
-// searchRoles serves POST .search; its results carry permissions, which the
-// APIM connector reads to find a scope's roles (PATTERN6-WIRE.md §2.7).
-func (h *Handler) searchRoles(w http.ResponseWriter, r *http.Request) {
-	p, err := searchPage(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.respondRoles(w, r, p)
-}
-
+// respondRoles answers GET and POST .search; the results carry permissions,
+// which the APIM connector reads to find a scope's roles (PATTERN6-WIRE.md §2.7).
 func (h *Handler) respondRoles(w http.ResponseWriter, r *http.Request, p page) {
-	ctx := r.Context()
-	if p.count == 0 {
-		p.filter.Limit = 1
-	}
-	roles, total, err := h.o.Users.ListRoles(ctx, p.filter)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if p.count == 0 {
-		roles = nil
-	}
-	names, err := h.displayNames(ctx, roles...)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	items := make([]any, 0, len(roles))
-	for _, role := range roles {
-		res, err := h.roleResource(ctx, r, role, names)
+	respondList(h, w, r, p, h.o.Users.ListRoles, func(ctx context.Context, roles []*user.Role) (func(*user.Role) (any, error), error) {
+		names, err := h.displayNames(ctx, roles...)
 		if err != nil {
-			h.fail(w, r, err)
-			return
+			return nil, err
 		}
-		items = append(items, res)
-	}
-	access.WriteSCIM(w, http.StatusOK, newList(total, p, items))
+		return func(role *user.Role) (any, error) { return h.roleResource(ctx, r, role, names) }, nil
+	})
 }
 
 // applyRole reads displayName, audience, users, groups and permissions;

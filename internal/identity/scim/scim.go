@@ -92,39 +92,35 @@ func NewHandler(o Options) *Handler {
 	return &Handler{o: o}
 }
 
+// resourceRoutes are the seven routes every SCIM resource type has.
+type resourceRoutes struct {
+	path                         string
+	scopes                       string // the internal_*_mgt prefix; the method picks the suffix
+	respond                      func(http.ResponseWriter, *http.Request, page)
+	create, get, put, patch, del http.HandlerFunc
+}
+
 // Mount registers the routes.
 func (h *Handler) Mount(mux *http.ServeMux) {
 	p := func(pattern string, scope access.ScopeFunc, fn http.HandlerFunc) {
 		mux.Handle(pattern, h.o.Guard.Protect(access.SCIM, scope, fn))
 	}
-	us := access.ByMethod(access.UserScopes)
-	p("GET "+UsersPath, us, h.listUsers)
-	p("POST "+UsersPath, us, h.createUser)
-	p("POST "+UsersPath+"/.search", fixed(access.UserScopes+"_view"), h.searchUsers)
-	p("GET "+UsersPath+"/{id}", us, h.getUser)
-	p("PUT "+UsersPath+"/{id}", us, h.putUser)
-	p("PATCH "+UsersPath+"/{id}", us, h.patchUser)
-	p("DELETE "+UsersPath+"/{id}", us, h.deleteUser)
-
-	gs := access.ByMethod(access.GroupScopes)
-	p("GET "+GroupsPath, gs, h.listGroups)
-	p("POST "+GroupsPath, gs, h.createGroup)
-	p("POST "+GroupsPath+"/.search", fixed(access.GroupScopes+"_view"), h.searchGroups)
-	p("GET "+GroupsPath+"/{id}", gs, h.getGroup)
-	p("PUT "+GroupsPath+"/{id}", gs, h.putGroup)
-	p("PATCH "+GroupsPath+"/{id}", gs, h.patchGroup)
-	p("DELETE "+GroupsPath+"/{id}", gs, h.deleteGroup)
-
+	for _, rt := range []resourceRoutes{
+		{UsersPath, access.UserScopes, h.respondUsers, h.createUser, h.getUser, h.putUser, h.patchUser, h.deleteUser},
+		{GroupsPath, access.GroupScopes, h.respondGroups, h.createGroup, h.getGroup, h.putGroup, h.patchGroup, h.deleteGroup},
+		{RolesPath, access.RoleScopes, h.respondRoles, h.createRole, h.getRole, h.putRole, h.patchRole, h.deleteRole},
+	} {
+		byMethod := access.ByMethod(rt.scopes)
+		p("GET "+rt.path, byMethod, h.paged(queryPage, rt.respond))
+		p("POST "+rt.path, byMethod, rt.create)
+		// .search is a read, whatever its method.
+		p("POST "+rt.path+"/.search", fixed(rt.scopes+"_view"), h.paged(searchPage, rt.respond))
+		p("GET "+rt.path+"/{id}", byMethod, rt.get)
+		p("PUT "+rt.path+"/{id}", byMethod, rt.put)
+		p("PATCH "+rt.path+"/{id}", byMethod, rt.patch)
+		p("DELETE "+rt.path+"/{id}", byMethod, rt.del)
+	}
 	p("GET "+MePath, fixed(access.ScopeLogin), h.me)
-
-	rs := access.ByMethod(access.RoleScopes)
-	p("GET "+RolesPath, rs, h.listRoles)
-	p("POST "+RolesPath, rs, h.createRole)
-	p("POST "+RolesPath+"/.search", fixed(access.RoleScopes+"_view"), h.searchRoles)
-	p("GET "+RolesPath+"/{id}", rs, h.getRole)
-	p("PUT "+RolesPath+"/{id}", rs, h.putRole)
-	p("PATCH "+RolesPath+"/{id}", rs, h.patchRole)
-	p("DELETE "+RolesPath+"/{id}", rs, h.deleteRole)
 }
 
 func fixed(scope string) access.ScopeFunc { return func(*http.Request) string { return scope } }

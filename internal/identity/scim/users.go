@@ -125,52 +125,14 @@ func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, status int, 
 	access.WriteSCIM(w, status, res)
 }
 
-func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
-	p, err := queryPage(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.respondUsers(w, r, p)
-}
-
-func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request) {
-	p, err := searchPage(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.respondUsers(w, r, p)
-}
-
 func (h *Handler) respondUsers(w http.ResponseWriter, r *http.Request, p page) {
-	ctx := r.Context()
-	if p.count == 0 {
-		p.filter.Limit = 1 // only the total is wanted
-	}
-	users, total, err := h.o.Users.ListUsers(ctx, p.filter)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if p.count == 0 {
-		users = nil
-	}
-	ids, err := h.groupIDs(ctx, users...)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	items := make([]any, 0, len(users))
-	for _, u := range users {
-		res, err := h.userResource(ctx, r, u, ids)
+	respondList(h, w, r, p, h.o.Users.ListUsers, func(ctx context.Context, users []*user.User) (func(*user.User) (any, error), error) {
+		ids, err := h.groupIDs(ctx, users...)
 		if err != nil {
-			h.fail(w, r, err)
-			return
+			return nil, err
 		}
-		items = append(items, res)
-	}
-	access.WriteSCIM(w, http.StatusOK, newList(total, p, items))
+		return func(u *user.User) (any, error) { return h.userResource(ctx, r, u, ids) }, nil
+	})
 }
 
 // applyUser writes user attributes from a SCIM object onto u; it returns
