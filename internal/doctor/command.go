@@ -3,7 +3,9 @@ package doctor
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/keyway/keyway/internal/config"
@@ -37,7 +39,38 @@ func LoadTrustStore(c *config.Config) (*keystore.TrustStore, string, error) {
 		return nil, path, err
 	}
 	ts.System = c.Truststore.UseSystemRoots
+	trustOwnCertificate(ts, c)
 	return ts, path, nil
+}
+
+// trustOwnCertificate adds the server's own TLS certificate, as the running
+// node does with its truststore (WSO2's client-truststore.jks likewise holds
+// wso2carbon): the doctor then trusts exactly what the API Manager trusts.
+// A keystore it cannot open is left out; the TLS check reports the result.
+func trustOwnCertificate(ts *keystore.TrustStore, c *config.Config) {
+	k := c.Keystore.TLS
+	if k.FileName == "" {
+		k = c.Keystore.Primary
+	}
+	if k.FileName == "" {
+		return
+	}
+	o := keystore.Options{File: k.FileName, Type: k.Type, Password: k.Password, Alias: k.Alias, KeyPassword: k.KeyPassword}
+	if o.Password == "" && k.PasswordFile != "" {
+		if b, err := os.ReadFile(k.PasswordFile); err == nil {
+			o.Password = strings.TrimRight(string(b), "\r\n")
+		}
+	}
+	ks, err := keystore.Load(o)
+	if err != nil {
+		return
+	}
+	for _, e := range ts.Entries() {
+		if e.Cert.Equal(ks.Certificate) {
+			return
+		}
+	}
+	ts.Add("keyway-self", ks.Certificate)
 }
 
 // NewCommand returns `keyway doctor`.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,15 @@ func TestPattern6TwoProcesses(t *testing.T) {
 	}
 	// Generating keys created the OAuth client in the Identity Server.
 	p.Admin.Do("GET", p.ISURL+"/api/identity/oauth2/dcr/v1.1/register/"+p.Key, nil, 200, nil)
+
+	// keyway doctor finds nothing wrong with the seed's wiring.
+	out, err := exec.Command(harness.Binary(t), "doctor", "--config", p.APIMConfig, "--apim", p.APIMURL, "--is-config", p.ISConfig).CombinedOutput()
+	if err != nil {
+		t.Fatalf("keyway doctor on a good setup: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "FAIL") {
+		t.Fatalf("keyway doctor reported a failure on a good setup:\n%s", out)
+	}
 
 	tok := p.Token("pizza_read")
 	if status, body := p.Call(tok, "/menu"); status != 200 || !strings.Contains(body, "/menu") {

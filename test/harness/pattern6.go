@@ -81,6 +81,8 @@ type Pattern6 struct {
 	Key     string
 	Secret  string
 	Backend *httptest.Server
+	// ISConfig and APIMConfig are the two servers' deployment.toml files.
+	ISConfig, APIMConfig string
 }
 
 // WriteFile writes a test file.
@@ -127,6 +129,7 @@ func NewPattern6(t testing.TB) *Pattern6 {
 	apimConf := filepath.Join(dir, "apim.toml")
 	WriteFile(t, isConf, ServerBlock(isOff, isKSPath, isTrust)+isBlock)
 	WriteFile(t, apimConf, ServerBlock(apimOff, apimKSPath, apimTrust))
+	p.ISConfig, p.APIMConfig = isConf, apimConf
 
 	p.IS = Start(t, "keyway is", "is", "--config", isConf, "--data-dir", filepath.Join(dir, "is-data"))
 	p.APIM = Start(t, "keyway apim", "apim", "--config", apimConf, "--data-dir", filepath.Join(dir, "apim-data"))
