@@ -126,7 +126,7 @@ func apimComponents(ctx context.Context, p *platform.Platform) ([]platform.Compo
 
 // gatewayComponents are the parts of a gateway-only node that pulls its
 // snapshot from the control plane at controlPlane and keeps serving the last
-// one while the control plane is away.
+// one while the control plane is away, across restarts too.
 func gatewayComponents(ctx context.Context, p *platform.Platform, controlPlane string) ([]platform.Component, error) {
 	redisClient, err := redisFor(ctx, p)
 	if err != nil {
@@ -135,10 +135,22 @@ func gatewayComponents(ctx context.Context, p *platform.Platform, controlPlane s
 	if err := useRedisBus(ctx, p, redisClient); err != nil {
 		return nil, err
 	}
-	src := gateway.NewRemoteSource(strings.TrimSuffix(controlPlane, "/"), p.Trust.HTTPClient(30*time.Second), p.Config.SuperAdmin.Username, p.Config.SuperAdmin.Password)
+	// The last snapshot is persisted so that a node restarted during a
+	// control-plane outage still serves.
+	cache, err := gateway.NewSnapshotCache(gateway.SnapshotCachePath(p.DataDir), p.Sealer)
+	if err != nil {
+		return nil, err
+	}
+	src := gateway.NewRemoteSource(strings.TrimSuffix(controlPlane, "/"), p.Trust.HTTPClient(30*time.Second),
+		p.Config.SuperAdmin.Username, p.Config.SuperAdmin.Password,
+		gateway.WithSnapshotCache(cache), gateway.WithRemoteLogger(p.Logger))
+	// Key sets are persisted too: the resident key manager is the control
+	// plane, so a restarted node could not verify a token without them.
+	kmClient := p.Trust.HTTPClient(15 * time.Second)
+	kmClient.Transport = gateway.NewKeySetCache(kmClient.Transport, gateway.KeySetCachePath(p.DataDir), p.Logger)
 	gw, err := gateway.New(ctx, gateway.Config{
 		Source: src, Bus: p.Bus, Trust: p.Trust, Signer: p.Primary, Redis: redisClient,
-		Logger: p.Logger, Metrics: p.Metrics,
+		Logger: p.Logger, Metrics: p.Metrics, KeyManagerClient: kmClient,
 	})
 	if err != nil {
 		return nil, err

@@ -44,6 +44,10 @@ type Config struct {
 	Bus events.Bus
 	// Trust verifies key managers (JWKS, introspection) and TLS backends.
 	Trust *keystore.TrustStore
+	// KeyManagerClient talks to key managers (JWKS, introspection); nil
+	// means Trust.HTTPClient(15 s). A gateway-only node wraps its transport
+	// in a KeySetCache.
+	KeyManagerClient *http.Client
 	// Signer signs the backend JWT (X-JWT-Assertion) when the snapshot
 	// enables it.
 	Signer *keystore.KeyStore
@@ -118,6 +122,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	client := &http.Client{Timeout: 15 * time.Second}
 	if cfg.Trust != nil {
 		client = cfg.Trust.HTTPClient(15 * time.Second)
+	}
+	if cfg.KeyManagerClient != nil {
+		client = cfg.KeyManagerClient
 	}
 	g := &Gateway{cfg: cfg, logger: logger, revoked: revocation.NewSet(),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}

@@ -37,7 +37,9 @@ type gatewayCluster struct {
 	// cpURL is the control plane's management URL; cpGW and nodeGW are the
 	// two gateways' HTTPS listeners.
 	cpURL, cpGW, nodeGW string
-	redis               bool
+	// nodeReady is the node's readiness URL.
+	nodeReady string
+	redis     bool
 }
 
 // distinctOffsets picks two port offsets whose listener sets do not overlap.
@@ -100,7 +102,8 @@ func startGatewayCluster(t *testing.T, redisURL string) *gatewayCluster {
 	c.link = harness.NewLink(t, cpKS, c.cpURL, c.client)
 	c.node = harness.Start(t, "keyway gateway", "gateway", "--control-plane", c.link.URL,
 		"--config", gwConf, "--data-dir", filepath.Join(dir, "gateway-data"))
-	harness.WaitReady(t, c.client, fmt.Sprintf("https://localhost:%d/health/ready", 9443+gwOff), c.node)
+	c.nodeReady = fmt.Sprintf("https://localhost:%d/health/ready", 9443+gwOff)
+	harness.WaitReady(t, c.client, c.nodeReady, c.node)
 	c.admin = &harness.API{T: t, Client: c.client, User: "admin", Pass: password}
 	return c
 }
@@ -213,7 +216,8 @@ func (c *gatewayCluster) await(gw, token string, want int, within time.Duration)
 // TestGatewayNode runs a control plane and a gateway-only node as separate
 // processes: the node serves what the control plane publishes, shares the
 // application's quota through Redis, drops a token revoked at the control
-// plane, and keeps serving when the control plane goes away.
+// plane, and keeps serving when the control plane goes away, even after a
+// restart.
 func TestGatewayNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
@@ -288,6 +292,18 @@ func TestGatewayNode(t *testing.T) {
 	}
 	if status, body := c.call(c.nodeGW, steadyTok); status != 200 || !strings.Contains(body, "Margherita") {
 		t.Fatalf("node without its control plane: %d %s", status, body)
+	}
+
+	// (5) Restarted while the control plane is still gone, the node serves
+	// the snapshot (and key set) it persisted, and says so.
+	c.node.Stop()
+	c.node.Restart()
+	harness.WaitReady(t, c.client, c.nodeReady, c.node)
+	if status, body := c.await(c.nodeGW, steadyTok, 200, 30*time.Second); status != 200 || !strings.Contains(body, "Margherita") {
+		t.Fatalf("node restarted without its control plane: %d %s\n%s", status, body, harness.Tail(c.node.Out.String(), 40))
+	}
+	if len(harness.ScanLines(c.node.Out.String(), "serving the snapshot persisted at")) == 0 {
+		t.Errorf("the restarted node did not report serving its persisted snapshot\n%s", harness.Tail(c.node.Out.String(), 40))
 	}
 }
 
