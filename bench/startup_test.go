@@ -146,7 +146,7 @@ func vmRSS(b *testing.B, pid int) int64 {
 func freeOffset(b *testing.B) int {
 	b.Helper()
 	for range 50 {
-		o := 20000 + rand.IntN(20000)
+		o := 1000 + rand.IntN(22000) // below the ephemeral port range (32768+), where test servers on :0 land
 		free := true
 		for _, base := range []int{apimPort, isPort, 8243, 8280, 8244, 8281} {
 			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+o))

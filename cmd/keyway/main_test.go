@@ -86,7 +86,7 @@ func run(t *testing.T, dir string, args ...string) result {
 func freeOffset(t *testing.T) int {
 	t.Helper()
 	for range 50 {
-		o := 20000 + rand.IntN(20000)
+		o := 1000 + rand.IntN(22000) // below the ephemeral port range (32768+), where test servers on :0 land
 		ok := true
 		for _, base := range []int{config.BaseManagementPort, config.BaseManagementPort + 1, config.BaseGatewayHTTPSPort, config.BaseGatewayHTTPPort, config.BaseGatewayHTTPSPort + 1, config.BaseGatewayHTTPPort + 1} {
 			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+o))

@@ -35,7 +35,7 @@ func (g *Gateway) throttleConsumer(r *http.Request, api *snapshot.API, d *authz.
 		}
 	}
 	if app := d.Application; app != nil && app.Policy.Enforced() {
-		return g.limit(r, app.Policy, "app:"+app.UUID+":"+d.EndUser, errAppThrottled)
+		return g.limit(r, app.Policy, "app:"+app.UUID+":"+app.Policy.Name+":"+d.EndUser, errAppThrottled)
 	}
 	return nil
 }

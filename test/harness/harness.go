@@ -59,8 +59,8 @@ func Binary(t testing.TB) string {
 func FreeOffset(t testing.TB) int {
 	t.Helper()
 	for range 200 {
-		off := 10000 + rand.IntN(40000)
-		if portsFree(9443+off, 8243+off, 8280+off) {
+		off := 1000 + rand.IntN(22000) // below the ephemeral port range (32768+), where test servers on :0 land
+		if portsFree(9443+off, 9444+off, 8243+off, 8280+off, 8290+off) {
 			return off
 		}
 	}

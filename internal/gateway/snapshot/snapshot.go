@@ -230,7 +230,9 @@ func Compile(rs *runtime.Snapshot) (*Snapshot, error) {
 	for i := range rs.Subscriptions {
 		sub := &Subscription{Subscription: rs.Subscriptions[i]}
 		sub.Policy = lookup(subPol, sub.Subscription.Policy)
-		sub.ThrottleKey = "sub:" + sub.ApplicationUUID + ":" + sub.APIUUID
+		// The tier is part of the key: a subscription moved to another tier
+		// starts that tier's quota afresh, as WSO2's throttle keys do.
+		sub.ThrottleKey = "sub:" + sub.ApplicationUUID + ":" + sub.APIUUID + ":" + sub.Subscription.Policy
 		s.subs[subRef{sub.ApplicationUUID, sub.APIUUID}] = sub
 	}
 	var routes []router.API
@@ -255,7 +257,7 @@ func Compile(rs *runtime.Snapshot) (*Snapshot, error) {
 }
 
 func compileAPI(index int, ra runtime.API, apiPol map[string]*Policy) (*API, error) {
-	a := &API{API: ra, Index: index, ThrottleKey: "api:" + ra.UUID}
+	a := &API{API: ra, Index: index, ThrottleKey: "api:" + ra.UUID + ":" + ra.Policy}
 	a.Policy = lookup(apiPol, ra.Policy)
 	a.KeyManagerSet = map[string]bool{}
 	for _, k := range ra.KeyManagers {
@@ -282,7 +284,7 @@ func compileAPI(index int, ra runtime.API, apiPol map[string]*Policy) (*API, err
 		res := &Resource{Resource: r, Open: strings.EqualFold(r.AuthType, "None")}
 		res.Verb = strings.ToUpper(r.Verb)
 		res.Policy = lookup(apiPol, r.Policy)
-		res.ThrottleKey = "res:" + ra.UUID + ":" + res.Verb + ":" + r.URITemplate
+		res.ThrottleKey = "res:" + ra.UUID + ":" + res.Verb + ":" + r.URITemplate + ":" + r.Policy
 		a.Resources = append(a.Resources, res)
 	}
 	failover := strings.EqualFold(ra.Endpoints.Type, "failover")
