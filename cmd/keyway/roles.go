@@ -183,6 +183,15 @@ Listeners (plus [server] offset or --offset):
   http://HOST:8280    API Manager gateway (HTTP)
   https://HOST:9444   Identity Server (the offset plus one)
 
+Once both listen, it sets Pattern 6 up through the REST APIs, as an operator would:
+the Identity Server becomes key manager WSO2IS7 (type WSO2-IS-7, the seed's table
+of endpoints), the sample API PizzaShackAPI 1.0.0 is created from an OpenAPI file,
+deployed and published (a built-in backend serves it on 127.0.0.1:8290 plus the
+offset), and application KeywaySampleApp is subscribed with keys from the Identity
+Server. It then prints the console URLs and two commands: get a token from the
+Identity Server, call the API through the gateway. Each step is idempotent, so a
+restart keeps everything and prints the same commands.
+
 Data lives under DATA/apim and DATA/is. The super admin is admin/admin until you
 set [super_admin]. Stop with Ctrl-C.`,
 		Example: `  keyway up
