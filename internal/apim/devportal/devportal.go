@@ -28,6 +28,9 @@ type Catalog interface {
 	Definition(ctx context.Context, id string) ([]byte, error)
 	Deployments(ctx context.Context, apiID string) ([]catalog.Deployment, error)
 	Environments() []catalog.Environment
+	// FindAPI returns the id of the API with that name and version, or ""
+	// when there is none.
+	FindAPI(ctx context.Context, name, version string) (string, error)
 }
 
 // KeyManagers lists key manager configurations (keymanager.Service).
@@ -87,6 +90,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 
 	handle("GET /applications", h.listApplications, "apim:subscribe", "apim:app_manage", "apim:app_import_export")
 	handle("POST /applications", h.createApplication, appScopes...)
+	handle("GET /applications/export", h.exportApplication, "apim:app_import_export")
+	handle("POST /applications/import", h.importApplication, "apim:app_import_export")
 	handle("GET /applications/{applicationId}", h.getApplication, appScopes...)
 	handle("PUT /applications/{applicationId}", h.updateApplication, appScopes...)
 	handle("DELETE /applications/{applicationId}", h.deleteApplication, "apim:subscribe", "apim:app_manage", "apim:app_import_export")
