@@ -39,7 +39,10 @@
   }
 
   function kmForm() {
-    const f = (name, label, placeholder, type = "text") => el("label", {}, label, el("input", { name, placeholder, type }));
+    // autocomplete "off"/"new-password": these are the key manager's settings,
+    // so the browser must not fill in the signed-in user's saved credentials.
+    const f = (name, label, placeholder, type = "text") => el("label", {}, label,
+      el("input", { name, placeholder, type, autocomplete: type === "password" ? "new-password" : "off" }));
     const form = el("form", { class: "card" },
       f("name", "Name", "WSO2IS7"), f("displayName", "Display name", "WSO2 Identity Server 7"),
       f("base", "Identity Server URL (fills every endpoint)", "https://wso2is.km:9443"),

@@ -10,9 +10,10 @@
       api("GET", "/scim2/Users?count=100"), api("GET", "/scim2/v2/Roles?count=100"), api("GET", "/api/server/v1/api-resources?limit=100"),
     ]);
     const userForm = el("form", { class: "card" },
-      el("label", {}, "User name", el("input", { name: "userName", required: true })),
-      el("label", {}, "Password", el("input", { name: "password", type: "password", required: true })),
-      el("label", {}, "Email", el("input", { name: "email", type: "email" })),
+      // A new user's details: the browser must not fill in the admin's own.
+      el("label", {}, "User name", el("input", { name: "userName", required: true, autocomplete: "off" })),
+      el("label", {}, "Password", el("input", { name: "password", type: "password", required: true, autocomplete: "new-password" })),
+      el("label", {}, "Email", el("input", { name: "email", type: "email", autocomplete: "off" })),
       el("button", { type: "submit" }, "Create user"));
     userForm.addEventListener("submit", run(async () => {
       const f = formData(userForm);

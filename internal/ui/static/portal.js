@@ -65,7 +65,11 @@ const Portal = (() => {
 
   function signOut() {
     const tok = token();
-    sessionStorage.removeItem(storeKey);
+    // Signing out ends the server's SSO session, so it signs this tab out of
+    // every console of the server, not only this one: drop all their tokens.
+    for (const k of Object.keys(sessionStorage)) {
+      if (k.startsWith("keyway-token")) sessionStorage.removeItem(k);
+    }
     const q = new URLSearchParams({ client_id: clientId, post_logout_redirect_uri: redirectURI });
     if (tok && tok.id_token) q.set("id_token_hint", tok.id_token);
     location.assign("/oauth2/logout?" + q.toString());
