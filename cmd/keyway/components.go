@@ -96,6 +96,13 @@ func apimComponents(ctx context.Context, p *platform.Platform) ([]platform.Compo
 	if err != nil {
 		return fail(err)
 	}
+	// Key managers notify as their super admin (IS sends ${admin.username});
+	// no other user may revoke tokens at the gateways.
+	adminRole := p.Config.SuperAdmin.AdminRole
+	if adminRole == "" {
+		adminRole = "admin"
+	}
+	revocations.RequireRole(adminRole)
 	comps = append(comps, closer{name: "revocations", close: func(context.Context) error { return revocations.Close() }})
 
 	cp, err := apim.New(ctx, p, apimDB, sharedDB,

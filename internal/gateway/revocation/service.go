@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,9 @@ type Service struct {
 	auth   Authenticator
 	logger *slog.Logger
 	now    func() time.Time
+
+	// requiredRole, when set, is a role the notify caller must hold.
+	requiredRole string
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -96,6 +100,11 @@ func (s *Service) Close() error {
 	return nil
 }
 
+// RequireRole makes the notification endpoints accept only callers holding
+// role (the Identity Server sends its super admin, who holds the admin role).
+// Call it before Mount.
+func (s *Service) RequireRole(role string) { s.requiredRole = role }
+
 // Mount registers POST /internal/data/v1/notify and GET /internal/data/v1/revokedjwt.
 func (s *Service) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /internal/data/v1/notify", s.serveNotify)
@@ -110,8 +119,13 @@ func (s *Service) List(ctx context.Context) ([]runtime.RevokedToken, error) {
 func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) bool {
 	u, p, ok := r.BasicAuth()
 	if ok && u != "" {
-		if _, err := s.auth.Authenticate(r.Context(), u, p, r.RemoteAddr); err == nil {
-			return true
+		if usr, err := s.auth.Authenticate(r.Context(), u, p, r.RemoteAddr); err == nil {
+			if s.requiredRole == "" || slices.Contains(usr.Roles, s.requiredRole) {
+				return true
+			}
+			writeJSON(w, http.StatusForbidden, map[string]any{"code": 900910, "message": "Forbidden",
+				"description": "The user is not allowed to send key manager notifications", "moreInfo": "", "error": []any{}})
+			return false
 		}
 	}
 	w.Header().Set("WWW-Authenticate", `Basic realm="WSO2 API Manager"`)

@@ -23,8 +23,11 @@ import (
 type admin struct{}
 
 func (admin) Authenticate(_ context.Context, u, p, _ string) (*user.User, error) {
-	if u == "admin" && p == "admin" {
-		return &user.User{Username: u}, nil
+	switch {
+	case u == "admin" && p == "admin":
+		return &user.User{Username: u, Roles: []string{"admin"}}, nil
+	case u == "subscriber" && p == "admin":
+		return &user.User{Username: u, Roles: []string{"Internal/subscriber"}}, nil
 	}
 	return nil, user.ErrInvalidCredentials
 }
@@ -222,4 +225,27 @@ func BenchmarkSetRevoked(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestNotifyRequiresRole: with a required role, an authenticated user
+// without it is refused (403) and nothing is stored or published.
+func TestNotifyRequiresRole(t *testing.T) {
+	s, srv, rec := newService(t, dbtest.SQLite(t))
+	s.RequireRole("admin")
+	future := time.Now().Add(time.Hour).UnixMilli()
+	if code, body := post(t, srv.URL, "subscriber", event("e-role-1", "jti-role", "JWT", future)); code != http.StatusForbidden || !strings.Contains(body, "900910") {
+		t.Fatalf("subscriber: %d %s, want 403", code, body)
+	}
+	if list, err := s.List(context.Background()); err != nil || len(list) != 0 {
+		t.Fatalf("refused notification stored %v (%v)", list, err)
+	}
+	if len(rec.all()) != 0 {
+		t.Fatalf("refused notification published %v", rec.all())
+	}
+	if code, body := post(t, srv.URL, "admin", event("e-role-2", "jti-role", "JWT", future)); code != http.StatusOK {
+		t.Fatalf("admin: %d %s", code, body)
+	}
+	if code, _ := post(t, srv.URL, "", event("e-role-3", "jti-role2", "JWT", future)); code != http.StatusUnauthorized {
+		t.Fatalf("anonymous: %d, want 401", code)
+	}
 }
