@@ -106,6 +106,9 @@ type state struct {
 	kmSig string
 	// apiKeys verifies API keys against the snapshot's issuers.
 	apiKeys apikey.Trusted
+	// jwtHeader is the backend JWT header name, canonicalized once here
+	// rather than on every request.
+	jwtHeader string
 }
 
 // New builds the gateway, loads the first snapshot (a failure is logged and
@@ -261,7 +264,11 @@ func (g *Gateway) reloadLocked(ctx context.Context) error {
 }
 
 func (g *Gateway) newState(s *snapshot.Snapshot, raw *runtime.Snapshot) *state {
-	st := &state{snap: s, raw: raw}
+	st := &state{snap: s, raw: raw, jwtHeader: backendjwt.DefaultHeader}
+	if s.BackendJWT.Header != "" {
+		st.jwtHeader = s.BackendJWT.Header
+	}
+	st.jwtHeader = http.CanonicalHeaderKey(st.jwtHeader)
 	for _, a := range s.APIs {
 		st.stats = append(st.stats, g.metrics.forAPI(a.Name, a.Version))
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/keyway/keyway/internal/gateway/authn"
 	"github.com/keyway/keyway/internal/gateway/authz"
-	"github.com/keyway/keyway/internal/gateway/backendjwt"
 	"github.com/keyway/keyway/internal/gateway/fault"
 	"github.com/keyway/keyway/internal/gateway/proxy"
 	"github.com/keyway/keyway/internal/gateway/router"
@@ -143,7 +142,7 @@ func (g *Gateway) serve(st *state, w http.ResponseWriter, r *http.Request, ex *e
 	}
 	pr.Upstream = d.Upstream
 	if snap.BackendJWT.Enabled && g.backend != nil {
-		if err := g.setBackendJWT(pr, snap, p, api, d); err != nil {
+		if err := g.setBackendJWT(pr, st, p, api, d); err != nil {
 			g.logger.Error("backend jwt", "api", api.Name, "error", err)
 			g.fail(w, r, api, fault.New(http.StatusInternalServerError, 900900, "Unclassified Authentication Failure", "Could not build the backend JWT"))
 			return api
@@ -153,16 +152,12 @@ func (g *Gateway) serve(st *state, w http.ResponseWriter, r *http.Request, ex *e
 	return api
 }
 
-func (g *Gateway) setBackendJWT(pr *proxy.Request, snap *snapshot.Snapshot, p *authn.Principal, api *snapshot.API, d *authz.Decision) error {
+func (g *Gateway) setBackendJWT(pr *proxy.Request, st *state, p *authn.Principal, api *snapshot.API, d *authz.Decision) error {
 	tok, err := g.backend.Token(p, api, d)
 	if err != nil {
 		return err
 	}
-	pr.Header = snap.BackendJWT.Header
-	if pr.Header == "" {
-		pr.Header = backendjwt.DefaultHeader
-	}
-	pr.Value = tok
+	pr.Header, pr.Value = st.jwtHeader, tok
 	return nil
 }
 

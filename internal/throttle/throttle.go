@@ -35,11 +35,19 @@ type Local struct {
 	now    func() time.Time
 }
 
+// window holds the current fixed window of one key. Counting is lock-free:
+// a request adds to the live epoch's counter; the first request past the
+// window's end swaps in a new epoch (one allocation per window, not per
+// request), so many concurrent callers of one key never queue on a mutex.
 type window struct {
-	mu    sync.Mutex
+	cur atomic.Pointer[epoch]
+}
+
+// epoch is one window; start and dur never change after publication.
+type epoch struct {
 	start int64 // unix nanos
 	dur   int64
-	count int64
+	count atomic.Int64
 }
 
 // NewLocal returns an empty limiter.
@@ -54,35 +62,44 @@ func (l *Local) Allow(_ context.Context, key string, limit int64, win time.Durat
 	now := l.now().UnixNano()
 	v, ok := l.m.Load(key)
 	if !ok {
+		w := &window{}
+		w.cur.Store(&epoch{start: now, dur: int64(win)})
 		var loaded bool
-		v, loaded = l.m.LoadOrStore(key, &window{start: now, dur: int64(win)})
+		v, loaded = l.m.LoadOrStore(key, w)
 		if !loaded && l.n.Add(1) > l.sweepN.Load() {
 			l.sweep(now)
 		}
 	}
 	w := v.(*window)
-	w.mu.Lock()
-	if now-w.start >= int64(win) || w.dur != int64(win) {
-		w.start, w.dur, w.count = now, int64(win), 0
+	for {
+		e := w.cur.Load()
+		if now-e.start >= e.dur || e.dur != int64(win) {
+			// The window ended (or the policy's unit time changed): start
+			// a new one with this request as its first. Losing the race
+			// means another request started it; count in that one.
+			next := &epoch{start: now, dur: int64(win)}
+			next.count.Store(1)
+			if !w.cur.CompareAndSwap(e, next) {
+				continue
+			}
+			e = next
+			if 1 <= limit {
+				return Result{Allowed: true}
+			}
+			return Result{RetryAfter: time.Duration(e.start + e.dur - now)}
+		}
+		if e.count.Add(1) <= limit {
+			return Result{Allowed: true}
+		}
+		return Result{RetryAfter: time.Duration(e.start + e.dur - now)}
 	}
-	w.count++
-	allowed := w.count <= limit
-	retry := time.Duration(w.start + w.dur - now)
-	w.mu.Unlock()
-	if allowed {
-		return Result{Allowed: true}
-	}
-	return Result{RetryAfter: retry}
 }
 
 // sweep drops windows that ended, keeping memory bounded by live keys.
 func (l *Local) sweep(now int64) {
 	l.m.Range(func(k, v any) bool {
-		w := v.(*window)
-		w.mu.Lock()
-		done := now-w.start >= w.dur
-		w.mu.Unlock()
-		if done && l.m.CompareAndDelete(k, v) {
+		e := v.(*window).cur.Load()
+		if now-e.start >= e.dur && l.m.CompareAndDelete(k, v) {
 			l.n.Add(-1)
 		}
 		return true

@@ -132,6 +132,19 @@ func BenchmarkLocalAllow(b *testing.B) {
 	})
 }
 
+// BenchmarkLocalAllowContended is one hot key (an API-level quota) under
+// many concurrent callers, as the gateway sees it.
+func BenchmarkLocalAllowContended(b *testing.B) {
+	l := NewLocal()
+	b.ReportAllocs()
+	b.SetParallelism(25)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			l.Allow(context.Background(), "api:uuid:Gold", 1<<62, time.Minute)
+		}
+	})
+}
+
 func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()

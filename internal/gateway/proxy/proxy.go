@@ -1,5 +1,6 @@
-// Package proxy forwards an authorized gateway request to its backend:
-// httputil.ReverseProxy with Rewrite, one tuned shared HTTP/1.1 keep-alive
+// Package proxy forwards an authorized gateway request to its backend: a
+// lean single-pass forwarder (forward.go; httputil.ReverseProxy with Rewrite
+// for protocol upgrades only), one tuned shared HTTP/1.1 keep-alive
 // transport verifying backend TLS against the truststore, pooled copy
 // buffers, round-robin and failover endpoint lists, per-endpoint timeouts,
 // and WSO2's backend fault codes (101503 connection failure, 101504 timeout,
@@ -13,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"sync"
@@ -52,6 +54,7 @@ type Proxy struct {
 	transports atomic.Pointer[map[time.Duration]*http.Transport]
 	transMu    sync.Mutex
 	states     sync.Pool
+	bufs       *bufferPool
 	logger     *slog.Logger
 }
 
@@ -110,12 +113,12 @@ func New(trust *keystore.TrustStore, o Options) *Proxy {
 	if trust != nil {
 		tr.TLSClientConfig = trust.ClientTLSConfig()
 	}
-	p := &Proxy{base: tr, logger: o.Logger}
+	p := &Proxy{base: tr, bufs: newBufferPool(), logger: o.Logger}
 	p.states.New = func() any { return new(state) }
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      &failover{p: p},
-		BufferPool:     newBufferPool(),
+		BufferPool:     p.bufs,
 		ErrorHandler:   p.errorHandler,
 		ModifyResponse: p.modifyResponse,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
@@ -170,7 +173,13 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, pr *Request) {
 	st := p.states.Get().(*state)
 	st.req, st.endpoint, st.origin = pr, up.Pick(), r.Header.Get("Origin")
 	st.restPath, st.restRaw = split(pr.Rest)
-	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
+	if upgrade(r.Header) {
+		// Protocol upgrades (WebSocket, h2c) need ReverseProxy's
+		// connection hijacking; everything else takes the lean path.
+		p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
+	} else {
+		p.forward(w, r, st)
+	}
 	*st = state{}
 	p.states.Put(st)
 }
@@ -271,8 +280,14 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 	if st == nil {
 		return f.p.transport(60 * time.Second).RoundTrip(req)
 	}
+	return f.p.send(req, st)
+}
+
+// send makes the backend call for st's endpoint, retrying the next
+// endpoints of a failover list on connection failure.
+func (p *Proxy) send(req *http.Request, st *state) (*http.Response, error) {
 	eps := st.req.Upstream.Endpoints
-	resp, err := f.p.transport(eps[st.endpoint].Timeout).RoundTrip(req)
+	resp, err := p.transport(eps[st.endpoint].Timeout).RoundTrip(req)
 	if err == nil {
 		return resp, nil
 	}
@@ -292,12 +307,25 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			next.Body = body
 		}
-		resp, err = f.p.transport(eps[i].Timeout).RoundTrip(next)
+		resp, err = p.transport(eps[i].Timeout).RoundTrip(next)
 		if err == nil || !connectFailure(err) {
 			return resp, err
 		}
 	}
 	return nil, err
+}
+
+// upgrade reports whether the request asks to switch protocols
+// (Connection: Upgrade), as ReverseProxy's upgradeType.
+func upgrade(h http.Header) bool {
+	for _, f := range h["Connection"] {
+		for sf := range strings.SplitSeq(f, ",") {
+			if strings.EqualFold(textproto.TrimString(sf), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func connectFailure(err error) bool {
