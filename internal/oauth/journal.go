@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/keyway/keyway/internal/db"
 )
@@ -23,7 +26,17 @@ type journal struct {
 	once sync.Once
 	mu   sync.RWMutex
 	shut bool
+	// coming counts writes announced (the token is being minted, usually
+	// signed) but not yet answered. The writer waits briefly for them so a
+	// commit carries many tokens instead of one: the commit's fixed cost
+	// (WAL frames of the hot index pages) otherwise dominates at JWT rates,
+	// where requests reach the journal one signature apart.
+	coming atomic.Int64
 }
+
+// maxGather bounds how long the writer holds a batch open for announced
+// writes; it adds at most this much latency and only under concurrency.
+const maxGather = time.Millisecond
 
 type journalEntry struct {
 	write func(ctx context.Context, tx *db.Tx) error
@@ -63,9 +76,26 @@ func (j *journal) write(ctx context.Context, fn func(ctx context.Context, tx *db
 	return err
 }
 
+// announce tells the writer a write is on its way; the caller must call
+// settle once its write returned (or it gave up).
+func (j *journal) announce() { j.coming.Add(1) }
+
+// settle ends what announce began.
+func (j *journal) settle() { j.coming.Add(-1) }
+
+// worthGathering reports whether the writer should hold a batch of n open:
+// only while enough other writes are still being minted to keep every core
+// busy, so waiting never idles the machine (at low concurrency the requests
+// would otherwise fall into lockstep behind the commit).
+func (j *journal) worthGathering(n int) bool {
+	return n < maxBatch && j.coming.Load()-int64(n) >= int64(runtime.GOMAXPROCS(0))
+}
+
 func (j *journal) run() {
 	defer close(j.done)
 	batch := make([]*journalEntry, 0, maxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for e := range j.reqs {
 		batch = append(batch[:0], e)
 	fill:
@@ -79,6 +109,22 @@ func (j *journal) run() {
 			default:
 				break fill
 			}
+		}
+		if j.worthGathering(len(batch)) {
+			timer.Reset(maxGather)
+		gather:
+			for j.worthGathering(len(batch)) {
+				select {
+				case more, ok := <-j.reqs:
+					if !ok {
+						break gather
+					}
+					batch = append(batch, more)
+				case <-timer.C:
+					break gather
+				}
+			}
+			timer.Stop()
 		}
 		j.commit(batch)
 	}

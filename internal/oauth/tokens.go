@@ -139,6 +139,8 @@ func (s *Server) idTokenLifetime(c *Client) int64 {
 // issue mints the tokens of g and stores them (group-committed). extra,
 // when set, runs in the same transaction (for example consuming a code).
 func (s *Server) issue(ctx context.Context, g *grant, extra func(ctx context.Context, tx *db.Tx) error) (*tokenResponse, error) {
+	s.journal.announce()
+	defer s.journal.settle()
 	now := time.Now()
 	iat := now.Unix()
 	life := s.accessLifetime(g)
